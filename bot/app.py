@@ -1,0 +1,98 @@
+"""The composition root: `build_application(settings)` wires everything together."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.clock import Clock
+from bot.commands import bot_commands, menu_languages
+from bot.config import Settings
+from bot.context import AppState, BotContext
+from bot.sender import OutboxSender
+from handlers import admin, common, registration
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+# The last handler group: runs after every feature for every update.
+AFTER_ALL = 1000
+OUTBOX_INTERVAL = 3.0
+
+BotApplication = Application[Any, BotContext, Any, Any, AppState, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    db: Database | None = None,
+    clock: Clock | None = None,
+    rate_limiter: bool = True,
+) -> BotApplication:
+    """Build the bot; tests pass an offline `request`, everything else comes from settings."""
+    token = settings.require_token()
+    context_types = ContextTypes(context=BotContext, bot_data=AppState)
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.bot_api_base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tzinfo))
+        .context_types(context_types)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
+    app: BotApplication = builder.build()
+
+    state = app.bot_data
+    state.settings = settings
+    state.db = db or Database(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    state.clock = clock or Clock()
+    state.outbox = OutboxSender(state.db, state.clock)
+
+    # Order matters: group -1 loads the member for every update before any feature sees it.
+    common.register_first(app)
+    registration.register(app)
+    admin.register(app)
+    common.register_last(app)
+    app.add_handler(TypeHandler(Update, _after_update), group=AFTER_ALL)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(_outbox_job, interval=OUTBOX_INTERVAL, first=1, name="outbox")
+    return app
+
+
+async def _after_update(update: Update, context: BotContext) -> None:
+    """Send what the update's handlers wrote to the outbox, without holding up the next one."""
+    if context.outbox_dirty:
+        context.application.create_task(
+            context.bot_data.outbox.flush(context.bot), update=update, name="outbox-flush"
+        )
+
+
+async def _outbox_job(context: BotContext) -> None:
+    """Retries and anything left by a crash: the outbox is swept every few seconds."""
+    await context.bot_data.outbox.flush(context.bot)
+
+
+async def _post_init(app: BotApplication) -> None:
+    """Register the command menu in every language."""
+    for language_code, lang in menu_languages(app.bot_data.settings.default_language):
+        await app.bot.set_my_commands(bot_commands(lang), language_code=language_code)
+
+
+async def _post_shutdown(app: BotApplication) -> None:
+    await app.bot_data.db.dispose()
+
+
+ALLOWED_UPDATES = Update.ALL_TYPES

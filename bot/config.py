@@ -1,0 +1,94 @@
+"""Settings of the bot, read from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DB_PATH = Path("data") / "savings.db"
+TELEGRAM_API_BASE = "https://api.telegram.org/bot"
+
+# Tokens seen in templates and docs; a bot started with one of these cannot work.
+PLACEHOLDER_TOKENS = {"", "changeme", "your-token-here", "123456:ABC-DEF", "<token>", "token"}
+
+
+class MissingTokenError(RuntimeError):
+    """Raised when the bot would start without a usable token."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; each one is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr = SecretStr("")
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_DB_PATH.as_posix()}"
+    bot_api_base_url: str = TELEGRAM_API_BASE
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh", "en"] = "zh"
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_path: str = "telegram"
+    webhook_secret: SecretStr = SecretStr("")
+
+    sqlite_busy_timeout_ms: int = 5000
+    join_requires_approval: bool = False
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept `1,2,3` (and spaces) as well as a JSON list."""
+        if isinstance(value, str):
+            return [
+                int(part) for part in value.replace(";", ",").replace(" ", ",").split(",") if part
+            ]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("default_language", mode="before")
+    @classmethod
+    def _normalise_language(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower().split("_")[0].split("-")[0]
+        return value
+
+    def token_is_usable(self) -> bool:
+        """True when the token looks like one @BotFather hands out."""
+        token = self.bot_token.get_secret_value().strip()
+        if token.lower() in PLACEHOLDER_TOKENS:
+            return False
+        head, sep, tail = token.partition(":")
+        return bool(sep) and head.isdigit() and len(tail) >= 30
+
+    def require_token(self) -> str:
+        """Return the token or raise MissingTokenError."""
+        if not self.token_is_usable():
+            raise MissingTokenError(
+                "BOT_TOKEN is missing or a placeholder: create a bot with @BotFather in Telegram "
+                "(/newbot), then put BOT_TOKEN=<the token it gives you> in .env"
+            )
+        return self.bot_token.get_secret_value().strip()
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

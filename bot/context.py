@@ -1,0 +1,57 @@
+"""The typed context handed to every handler: settings, database, clock, member, language."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import Translator, translator
+from bot.sender import OutboxSender
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from storage.models import Member
+
+
+class AppState:
+    """Everything built once by the composition root (stored as `bot_data`)."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    outbox: OutboxSender
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):
+    """Per-update context; `member` and `lang` are filled by the first handler group."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.member: Member | None = None
+        self.lang: str = "zh"
+        # Set by a handler that wrote outbox rows: they are sent when the update is done.
+        self.outbox_dirty = False
+
+    @property
+    def state(self) -> AppState:
+        return self.bot_data
+
+    @property
+    def db(self) -> Database:
+        return self.bot_data.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.bot_data.settings
+
+    @property
+    def tr(self) -> Translator:
+        return translator(self.lang)

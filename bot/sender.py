@@ -1,0 +1,203 @@
+"""Delivers the outbox: in order per chat, within Telegram's limits, exactly once where it can.
+
+Pacing is left to PTB's AIORateLimiter (about 1 message a second per chat, 20 a minute per
+group, 30 a second in all). Here: claim a row, send it, record the outcome.
+- RetryAfter: the row and every later row of that chat wait the time Telegram asked for.
+- NetworkError before Telegram got the request: retried with a growing delay.
+- TimedOut: Telegram may have accepted it; marked `uncertain`, never sent again.
+- Forbidden: the person blocked the bot (or the bot left the group): `undeliverable`, and the
+  member is marked unreachable / the announcement chat inactive.
+- ChatMigrated: the group became a supergroup: the chat id is updated everywhere and resent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from telegram import Bot
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.clock import Clock
+from storage.db import Database
+from storage.models import AnnouncementChat, Member, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+BATCH = 50
+MAX_ATTEMPTS = 8
+# A row claimed by a process that then died is taken up again after this long.
+STALE_CLAIM = timedelta(minutes=5)
+
+
+class OutboxSender:
+    """Sends pending outbox rows; one flush at a time per process, claims guard the rest."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._lock = asyncio.Lock()
+        self._again = False
+
+    async def flush(self, bot: Bot) -> int:
+        """Send everything that is due, unless a flush is running (it will pick rows up)."""
+        if self._lock.locked():
+            self._again = True
+            return 0
+        async with self._lock:
+            return await self._loop(bot)
+
+    async def drain(self, bot: Bot) -> int:
+        """Wait for any running flush, then send everything that is due."""
+        async with self._lock:
+            return await self._loop(bot)
+
+    async def _loop(self, bot: Bot) -> int:
+        sent = 0
+        while True:
+            self._again = False
+            count, more = await self._flush_once(bot)
+            sent += count
+            if not (more or self._again):
+                return sent
+
+    async def _flush_once(self, bot: Bot) -> tuple[int, bool]:
+        now = self.clock.now()
+        async with self.db.read() as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(
+                        OutboxMessage.status.in_(("pending", "sending")),
+                        OutboxMessage.not_before <= now,
+                    )
+                    .order_by(OutboxMessage.id)
+                    .limit(BATCH)
+                )
+            )
+            waiting_chats = set(
+                await session.scalars(
+                    select(OutboxMessage.chat_id)
+                    .where(OutboxMessage.status == "pending", OutboxMessage.not_before > now)
+                    .distinct()
+                )
+            )
+        sent = 0
+        blocked: set[int] = set(waiting_chats)
+        for row in rows:
+            if row.chat_id in blocked:
+                continue  # keep per-chat order behind an earlier row that must wait
+            if row.status == "sending" and row.not_before > now - STALE_CLAIM:
+                blocked.add(row.chat_id)
+                continue
+            if not await self._claim(row, now):
+                blocked.add(row.chat_id)
+                continue
+            ok = await self._send(bot, row)
+            if ok:
+                sent += 1
+            else:
+                blocked.add(row.chat_id)
+        return sent, len(rows) == BATCH
+
+    async def _claim(self, row: OutboxMessage, now: datetime) -> bool:
+        """Take the row for this process with a conditional update; False if another has it."""
+        claimable = or_(
+            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
+            and_(OutboxMessage.status == "sending", OutboxMessage.not_before <= now - STALE_CLAIM),
+        )
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id, claimable)
+                .values(status="sending", not_before=now, attempts=OutboxMessage.attempts + 1)
+            )
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def _finish(self, row_id: int, **values: Any) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+            )
+
+    async def _send(self, bot: Bot, row: OutboxMessage) -> bool:
+        """Send one row and record what happened; True when it was delivered."""
+        payload = dict(row.payload)
+        payload["chat_id"] = row.chat_id
+        now = self.clock.now()
+        try:
+            result = await bot.do_api_request(row.method, api_kwargs=payload)
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+            await self._finish(
+                row.id,
+                status="pending",
+                not_before=now + timedelta(seconds=seconds),
+                error=f"retry after {seconds}s",
+            )
+            return False
+        except ChatMigrated as exc:
+            await self._migrate(row.chat_id, exc.new_chat_id)
+            return False
+        except Forbidden as exc:
+            await self._unreachable(row, str(exc), now)
+            return False
+        except TimedOut as exc:
+            # The request may have reached Telegram: sending again could post twice.
+            await self._finish(row.id, status="uncertain", error=str(exc), sent_at=now)
+            logger.warning("Outbox message %s timed out; not resent", row.id)
+            return False
+        except BadRequest as exc:
+            if "message is not modified" in str(exc).lower():
+                await self._finish(row.id, status="sent", sent_at=now)
+                return True
+            await self._finish(row.id, status="failed", error=str(exc))
+            logger.warning("Outbox message %s refused by Telegram: %s", row.id, exc)
+            return False
+        except NetworkError as exc:
+            # Raised before a response: the request did not provably arrive. Retry later.
+            status = "failed" if row.attempts + 1 >= MAX_ATTEMPTS else "pending"
+            backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
+            await self._finish(row.id, status=status, not_before=now + backoff, error=str(exc))
+            return False
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        await self._finish(row.id, status="sent", sent_at=now, message_id=message_id, error=None)
+        return True
+
+    async def _migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.chat_id == old_chat_id,
+                    OutboxMessage.status.in_(("pending", "sending")),
+                )
+                .values(chat_id=new_chat_id, status="pending")
+            )
+            await session.execute(
+                update(AnnouncementChat)
+                .where(AnnouncementChat.chat_id == old_chat_id)
+                .values(chat_id=new_chat_id)
+            )
+
+    async def _unreachable(self, row: OutboxMessage, error: str, now: datetime) -> None:
+        async with self.db.write() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="undeliverable", error=error)
+            )
+            if row.chat_id > 0:
+                await session.execute(
+                    update(Member).where(Member.telegram_id == row.chat_id).values(unreachable=True)
+                )
+            else:
+                await session.execute(
+                    update(AnnouncementChat)
+                    .where(AnnouncementChat.chat_id == row.chat_id)
+                    .values(active=False)
+                )

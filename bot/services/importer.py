@@ -1,0 +1,308 @@
+"""Bulk import of units and members from CSV or XLSX: all rows, or none when any is wrong."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.services.audit import record_admin
+from bot.services.people import MAX_NAME
+from bot.services.units import MAX_HEADCOUNT, MAX_UNIT_NAME
+from storage.db import Database
+from storage.models import Member, MemberGroup, MemberStatus, Unit
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 20_000
+
+# Header names accepted for each column (lower-cased, spaces removed).
+HEADERS = {
+    "name": {"name", "姓名", "名称", "单位名称", "unitname"},
+    "headcount": {"headcount", "人数", "职工人数", "在册人数"},
+    "unit": {"unit", "单位", "车间", "部门", "所在单位"},
+    "group": {"group", "分组", "政治面貌", "类别"},
+    "username": {"username", "telegram", "用户名", "telegram用户名"},
+}
+GROUP_VALUES = {
+    "party": MemberGroup.PARTY,
+    "党员": MemberGroup.PARTY,
+    "中共党员": MemberGroup.PARTY,
+    "partymember": MemberGroup.PARTY,
+    "预备党员": MemberGroup.PARTY,
+    "league": MemberGroup.LEAGUE,
+    "团员": MemberGroup.LEAGUE,
+    "共青团员": MemberGroup.LEAGUE,
+    "youthleague": MemberGroup.LEAGUE,
+    "youthleaguemember": MemberGroup.LEAGUE,
+    "staff": MemberGroup.STAFF,
+    "群众": MemberGroup.STAFF,
+    "other": MemberGroup.STAFF,
+    "otherstaff": MemberGroup.STAFF,
+    "": MemberGroup.STAFF,
+}
+
+
+@dataclass
+class ImportError_:
+    """One problem, tied to its place in the file."""
+
+    sheet: str | None
+    line: int
+    code: str
+    value: str = ""
+
+
+@dataclass
+class ImportResult:
+    units_created: int = 0
+    units_updated: int = 0
+    members_created: int = 0
+    members_updated: int = 0
+    errors: list[ImportError_] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class _UnitRow:
+    line: int
+    name: str
+    headcount: int
+
+
+@dataclass
+class _MemberRow:
+    sheet: str | None
+    line: int
+    name: str
+    unit: str
+    group: str
+    username: str | None
+
+
+def _norm(header: object) -> str:
+    return "".join(str(header or "").split()).lower().replace("_", "")
+
+
+def _column_map(headers: list[object]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for index, header in enumerate(headers):
+        key = _norm(header)
+        for column, names in HEADERS.items():
+            if key in names and column not in mapping:
+                mapping[column] = index
+    return mapping
+
+
+def _sheets(filename: str, data: bytes) -> Iterator[tuple[str | None, list[list[object]]]]:
+    """Rows of every sheet (one for CSV); raises ValueError for an unreadable file."""
+    if filename.lower().endswith(".xlsx"):
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise ValueError("unreadable") from exc
+        for sheet in book.worksheets:
+            yield sheet.title, [list(row) for row in sheet.iter_rows(values_only=True)]
+        book.close()
+        return
+    if not filename.lower().endswith(".csv"):
+        raise ValueError("unsupported")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ValueError("unreadable")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    yield None, [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+
+
+def _cell(row: list[object], index: int | None) -> str:
+    if index is None or index >= len(row) or row[index] is None:
+        return ""
+    value = row[index]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split())
+
+
+def parse(filename: str, data: bytes) -> tuple[list[_UnitRow], list[_MemberRow], ImportResult]:
+    """Read and check every row; problems go to the result's errors."""
+    result = ImportResult()
+    unit_rows: list[_UnitRow] = []
+    member_rows: list[_MemberRow] = []
+    if len(data) > MAX_BYTES:
+        result.errors.append(ImportError_(None, 0, "too_big"))
+        return unit_rows, member_rows, result
+    try:
+        sheets = list(_sheets(filename, data))
+    except ValueError as exc:
+        result.errors.append(ImportError_(None, 0, str(exc)))
+        return unit_rows, member_rows, result
+    total = 0
+    for sheet, rows in sheets:
+        if not rows:
+            continue
+        columns = _column_map(rows[0])
+        is_members = "group" in columns or ("unit" in columns and "name" in columns)
+        is_units = "headcount" in columns and not is_members
+        if not (is_members or is_units) or "name" not in columns:
+            result.errors.append(ImportError_(sheet, 1, "bad_header"))
+            continue
+        for offset, row in enumerate(rows[1:], start=2):
+            if not any(_cell(row, i) for i in range(len(row))):
+                continue
+            total += 1
+            if total > MAX_ROWS:
+                result.errors.append(ImportError_(sheet, offset, "too_many_rows"))
+                return unit_rows, member_rows, result
+            name = _cell(row, columns.get("name"))
+            if is_units:
+                _check_unit(
+                    sheet, offset, name, _cell(row, columns.get("headcount")), unit_rows, result
+                )
+            else:
+                _check_member(sheet, offset, name, row, columns, member_rows, result)
+    return unit_rows, member_rows, result
+
+
+def _check_unit(
+    sheet: str | None,
+    line: int,
+    name: str,
+    headcount: str,
+    rows: list[_UnitRow],
+    result: ImportResult,
+) -> None:
+    if not name:
+        result.errors.append(ImportError_(sheet, line, "empty_name"))
+    elif len(name) > MAX_UNIT_NAME:
+        result.errors.append(ImportError_(sheet, line, "name_too_long", name))
+    elif any(r.name.lower() == name.lower() for r in rows):
+        result.errors.append(ImportError_(sheet, line, "duplicate", name))
+    elif not headcount.isdigit() or int(headcount) > MAX_HEADCOUNT:
+        result.errors.append(ImportError_(sheet, line, "bad_headcount", headcount))
+    else:
+        rows.append(_UnitRow(line, name, int(headcount)))
+
+
+def _check_member(
+    sheet: str | None,
+    line: int,
+    name: str,
+    row: list[object],
+    columns: dict[str, int],
+    rows: list[_MemberRow],
+    result: ImportResult,
+) -> None:
+    unit = _cell(row, columns.get("unit"))
+    group_text = _cell(row, columns.get("group"))
+    username = _cell(row, columns.get("username")).lstrip("@") or None
+    group = GROUP_VALUES.get(_norm(group_text))
+    if not name:
+        result.errors.append(ImportError_(sheet, line, "empty_name"))
+    elif len(name) > MAX_NAME:
+        result.errors.append(ImportError_(sheet, line, "name_too_long", name))
+    elif not unit:
+        result.errors.append(ImportError_(sheet, line, "missing_unit"))
+    elif group is None:
+        result.errors.append(ImportError_(sheet, line, "bad_group", group_text))
+    elif username and any(r.username and r.username.lower() == username.lower() for r in rows):
+        result.errors.append(ImportError_(sheet, line, "duplicate", username))
+    else:
+        rows.append(_MemberRow(sheet, line, name, unit, group, username))
+
+
+async def import_file(
+    db: Database, actor_id: int, filename: str, data: bytes, now: datetime
+) -> ImportResult:
+    """Check the whole file, then import every row in one transaction, or nothing."""
+    unit_rows, member_rows, result = parse(filename, data)
+    if result.errors:
+        return result
+    if not unit_rows and not member_rows:
+        result.errors.append(ImportError_(None, 0, "empty"))
+        return result
+    try:
+        await _apply(db, actor_id, filename, unit_rows, member_rows, result, now)
+    except _Rollback:
+        result.units_created = result.units_updated = 0
+        result.members_created = result.members_updated = 0
+    return result
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction to undo it when a row turns out to be wrong."""
+
+
+async def _apply(
+    db: Database,
+    actor_id: int,
+    filename: str,
+    unit_rows: list[_UnitRow],
+    member_rows: list[_MemberRow],
+    result: ImportResult,
+    now: datetime,
+) -> None:
+    async with db.write() as session:
+        existing = {u.name.lower(): u for u in await session.scalars(select(Unit))}
+        for row in unit_rows:
+            unit = existing.get(row.name.lower())
+            if unit is None:
+                unit = Unit(name=row.name, headcount=row.headcount, created_at=now)
+                session.add(unit)
+                existing[row.name.lower()] = unit
+                result.units_created += 1
+            else:
+                unit.headcount = row.headcount
+                result.units_updated += 1
+        await session.flush()
+        for mrow in member_rows:
+            unit = existing.get(mrow.unit.lower())
+            if unit is None:
+                result.errors.append(ImportError_(mrow.sheet, mrow.line, "unknown_unit", mrow.unit))
+                continue
+            member = None
+            if mrow.username:
+                member = await session.scalar(
+                    select(Member).where(func.lower(Member.username) == mrow.username.lower())
+                )
+            if member is None:
+                member = await session.scalar(
+                    select(Member).where(
+                        Member.telegram_id.is_(None),
+                        Member.name == mrow.name,
+                        Member.unit_id == unit.id,
+                    )
+                )
+            if member is None:
+                member = Member(name=mrow.name, status=MemberStatus.ACTIVE, created_at=now)
+                session.add(member)
+                result.members_created += 1
+            else:
+                result.members_updated += 1
+            member.name, member.unit_id, member.group = mrow.name, unit.id, mrow.group
+            member.username = mrow.username or member.username
+        if result.errors:
+            raise _Rollback
+        record_admin(
+            session,
+            actor_id,
+            "import",
+            filename[:100],
+            {"units": len(unit_rows), "members": len(member_rows)},
+            now,
+        )

@@ -1,0 +1,171 @@
+"""Commands every user has: /start, /help, /lang, /cancel; member loading; errors."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from bot.i18n import LANGUAGES, normalise_language, translator
+from bot.menu import button_filter
+from bot.services import members, people
+from storage.models import MemberStatus
+
+logger = logging.getLogger(__name__)
+
+LANG_NAMES = {"zh": "中文", "en": "English"}
+
+
+async def load_member(update: Update, context: BotContext) -> None:
+    """Find who is writing and in which language to answer (runs before every handler).
+
+    If that fails (the database is down), nothing else can work: apologise and stop here.
+    """
+    try:
+        await _load_member(update, context)
+    except Exception:
+        logger.error("Could not load the member for an update", exc_info=True)
+        user = update.effective_user
+        code = user.language_code if user else None
+        context.lang = normalise_language(code) or context.settings.default_language
+        await apologise(update, context)
+        raise ApplicationHandlerStop from None
+
+
+async def _load_member(update: Update, context: BotContext) -> None:
+    user = update.effective_user
+    context.lang = context.settings.default_language
+    if user is None:
+        return
+    context.member = await members.by_telegram_id(context.db, user.id)
+    if user.id in context.settings.admin_ids and (
+        context.member is None
+        or not context.member.is_admin
+        or context.member.status != MemberStatus.ACTIVE
+    ):
+        context.member = await people.ensure_admin(
+            context.db, user.id, user.full_name, context.state.clock.now()
+        )
+    chosen = context.member.language if context.member else None
+    if chosen is None and context.user_data is not None:
+        chosen = context.user_data.get("lang")
+    context.lang = chosen or normalise_language(user.language_code) or context.lang
+
+
+async def start_in_group(update: Update, context: BotContext) -> None:
+    """/start in a group: joining happens in a private chat."""
+    assert update.effective_message
+    name = update.effective_user.first_name if update.effective_user else ""
+    await update.effective_message.reply_text(
+        context.tr._(
+            "Hello, {name}! This is the campaign's savings bot. "
+            "Open a private chat with me to join, submit savings ideas and report waste.",
+            name=name,
+        )
+    )
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Explain what the bot does and list the commands."""
+    assert update.effective_message
+    tr = context.tr
+    lines = [
+        tr._("<b>Savings campaign bot</b>"),
+        tr._("Every idea and every waste report gets a registration number, a review and a reply."),
+        "",
+        tr._("/start: start or show the main menu"),
+        tr._("/lang: change the language"),
+        tr._("/cancel: cancel what you are doing"),
+        tr._("/help: this help"),
+    ]
+    await update.effective_message.reply_text("\n".join(lines))
+
+
+async def lang_command(update: Update, context: BotContext) -> None:
+    """Offer the languages as buttons."""
+    assert update.effective_message
+    buttons = [
+        InlineKeyboardButton(LANG_NAMES[lang], callback_data=f"lang:{lang}") for lang in LANGUAGES
+    ]
+    await update.effective_message.reply_text(
+        context.tr._("Choose your language:"), reply_markup=InlineKeyboardMarkup([buttons])
+    )
+
+
+async def lang_chosen(update: Update, context: BotContext) -> None:
+    """Save the chosen language and confirm in it."""
+    query = update.callback_query
+    assert query and query.data
+    lang = query.data.split(":", 1)[1]
+    if lang not in LANGUAGES:
+        await query.answer(context.tr.plain("This button is no longer valid."))
+        return
+    if context.member is not None:
+        await members.set_language(context.db, context.member.id, lang)
+    if context.user_data is not None:
+        context.user_data["lang"] = lang
+    context.lang = lang
+    await query.answer()
+    await query.edit_message_text(translator(lang)._("Language set to English."))
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel outside any conversation."""
+    assert update.effective_message
+    await update.effective_message.reply_text(context.tr._("There is nothing to cancel."))
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log every unhandled error and apologise to the user in their language."""
+    logger.error("Unhandled error while processing an update", exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    try:
+        await _load_member(update, context)
+    except Exception:  # the database may be the cause: fall back to Telegram's language
+        user = update.effective_user
+        code = user.language_code if user else None
+        context.lang = normalise_language(code) or context.settings.default_language
+    await apologise(update, context)
+
+
+async def apologise(update: Update, context: BotContext) -> None:
+    """Tell the user that their request failed and that trying again is safe."""
+    text = context.tr.plain("Sorry, something went wrong. Please try again.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.effective_chat is not None:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                context.tr._("Sorry, something went wrong. Please try again."),
+            )
+    except Exception:  # the apology itself failed: nothing more to do than log
+        logger.warning("Could not send the apology", exc_info=True)
+
+
+def register_first(app: Application) -> None:
+    """Group -1 runs first for every update: who is it, which language. Errors end here."""
+    app.add_handler(TypeHandler(Update, load_member), group=-1)
+    app.add_error_handler(on_error)
+
+
+def register_last(app: Application) -> None:
+    """Commands that work everywhere; added after the features so conversations come first."""
+    app.add_handler(CommandHandler("start", start_in_group, filters=~filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler("help", help_command))
+    app.add_handler(MessageHandler(button_filter("help"), help_command))
+    app.add_handler(CommandHandler("lang", lang_command))
+    app.add_handler(MessageHandler(button_filter("language"), lang_command))
+    app.add_handler(CallbackQueryHandler(lang_chosen, pattern=r"^lang:"))
+    app.add_handler(CommandHandler("cancel", cancel))

@@ -1,0 +1,308 @@
+"""Typed SQLAlchemy models of the campaign: who, where, what was submitted, what happened."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import Money, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money(), dict[str, Any]: JSON()}
+
+
+class MemberGroup(enum.StrEnum):
+    """The statistical group of a worker."""
+
+    PARTY = "party"  # 党员
+    LEAGUE = "league"  # 团员
+    STAFF = "staff"  # 群众
+
+
+class MemberStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for the office's approval
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # deactivated: records stay
+    DECLINED = "declined"  # the office declined the join; may apply again
+
+
+class ItemKind(enum.StrEnum):
+    IDEA = "idea"
+    WASTE = "waste"
+
+
+class ItemStatus(enum.StrEnum):
+    """Where an item is; the allowed moves between them live in bot.workflow."""
+
+    FIRST_REVIEW = "first_review"  # 初评: with the unit's assessors
+    COMMITTEE = "committee"  # 评审认定: with the committee
+    NEEDS_INFO = "needs_info"  # returned to the author with a question
+    APPROVED = "approved"  # certified, waiting for implementation
+    IMPLEMENTED = "implemented"  # waiting for the verified effect
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    # waste reports
+    REPORTED = "reported"
+    ACKNOWLEDGED = "acknowledged"
+    FIXED = "fixed"
+    DISMISSED = "dismissed"
+
+
+class Grade(enum.StrEnum):
+    NONE = "none"
+    SILVER = "silver"
+    GOLD = "gold"
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    per_head_target: Mapped[Decimal] = mapped_column(default=Decimal("1000"))
+    total_target: Mapped[Decimal] = mapped_column(default=Decimal("1000000"))
+    idea_prefix: Mapped[str] = mapped_column(String(8), default="JY")
+    waste_prefix: Mapped[str] = mapped_column(String(8), default="LF")
+    gold_reward: Mapped[Decimal] = mapped_column(default=Decimal("500"))
+    silver_reward: Mapped[Decimal] = mapped_column(default=Decimal("200"))
+    reward_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    categories: Mapped[list[Category]] = relationship(
+        back_populates="campaign", order_by="Category.position"
+    )
+
+
+class Category(Base):
+    __tablename__ = "category"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="categories")
+
+
+class Counter(Base):
+    """Next registration number per campaign, kind and year: gap-free by row lock."""
+
+    __tablename__ = "counter"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Unit(Base):
+    """A workshop or department."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    headcount: Mapped[int] = mapped_column(Integer, default=0)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"), index=True)
+    group: Mapped[str] = mapped_column(String(16), default=MemberGroup.STAFF)
+    language: Mapped[str | None] = mapped_column(String(8))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_committee: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default=MemberStatus.ACTIVE)
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class UnitAssessor(Base):
+    __tablename__ = "unit_assessor"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True, index=True)
+
+
+class InviteCode(Base):
+    __tablename__ = "invite_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class Item(Base):
+    """An idea (节约项目) or a waste report (浪费现象投诉)."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("number"),
+        Index("ix_item_campaign_status", "campaign_id", "status"),
+        Index("ix_item_campaign_submitted", "campaign_id", "submitted_at"),
+        Index("ix_item_unit_status", "unit_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    number: Mapped[str] = mapped_column(String(32))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str | None] = mapped_column(String(200))
+    claimed_amount: Mapped[Decimal | None] = mapped_column()
+    certified_amount: Mapped[Decimal | None] = mapped_column()
+    verified_amount: Mapped[Decimal | None] = mapped_column()
+    reward_amount: Mapped[Decimal | None] = mapped_column()
+    grade: Mapped[str] = mapped_column(String(8), default=Grade.NONE)
+    status: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stage_since: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(index=True)
+    implemented_at: Mapped[datetime | None] = mapped_column()
+    verified_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ItemAuthor(Base):
+    """Every author of an item (the submitter and co-authors share its credit equally)."""
+
+    __tablename__ = "item_author"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("item.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True, index=True)
+    is_submitter: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ItemEvent(Base):
+    """The audit trail of an item: every decision, by whom, when, why and with which amounts."""
+
+    __tablename__ = "item_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column()
+    data: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdminEvent(Base):
+    """The audit trail of roles and administration."""
+
+    __tablename__ = "admin_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attachment(Base):
+    """A photo, document or voice note kept by its Telegram file id."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("item_event.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str | None] = mapped_column(String(64))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnouncementChat(Base):
+    __tablename__ = "announcement_chat"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message to a person or a chat, written with the change that causes it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_pending", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    method: Mapped[str] = mapped_column(String(32), default="sendMessage")
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    purpose: Mapped[str | None] = mapped_column(String(40))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,79 @@
+"""The bot's first words: /start, /help, /lang, /cancel, the command menu, errors."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import text
+
+from bot.commands import COMMANDS
+from tests.conftest import TEST_TOKEN, BotHarness
+
+
+async def test_help_in_chinese_and_english(harness: BotHarness) -> None:
+    zh = harness.user(language_code="zh-hans")
+    en = harness.user(language_code="en")
+    [reply_zh] = await zh.command("help")
+    [reply_en] = await en.command("help")
+    assert "节约活动机器人" in reply_zh.text and "/start" in reply_zh.text
+    assert "Savings campaign bot" in reply_en.text and "/start" in reply_en.text
+
+
+async def test_start_in_chinese_and_english(harness: BotHarness) -> None:
+    zh = harness.user(language_code="zh-CN")
+    en = harness.user(language_code="en-US")
+    replies_zh = await zh.start()
+    replies_en = await en.start()
+    # No units yet: the newcomer is greeted and told to ask the office, in their language.
+    assert "欢迎参加节约活动" in replies_zh.texts[0]
+    assert "尚未设置任何单位" in replies_zh.texts[-1]
+    assert "Welcome to the savings campaign" in replies_en.texts[0]
+    assert "No units are set up yet" in replies_en.texts[-1]
+
+
+async def test_other_languages_get_the_default(harness: BotHarness) -> None:
+    ru = harness.user(language_code="ru")
+    [reply] = await ru.command("help")
+    assert "节约活动机器人" in reply.text
+
+
+async def test_lang_switches_and_is_remembered(harness: BotHarness) -> None:
+    admin = harness.user(user_id=9001, language_code="zh-hans")  # an admin: a member at once
+    [menu] = await admin.command("lang")
+    replies = await admin.press(menu, "English")
+    assert replies.edited[0].text == "Language set to English."
+    [reply] = await admin.command("help")
+    assert "Savings campaign bot" in reply.text
+
+
+async def test_cancel_with_nothing_to_cancel(harness: BotHarness) -> None:
+    en = harness.user(language_code="en")
+    [reply] = await en.command("cancel")
+    assert reply.text == "There is nothing to cancel."
+
+
+async def test_command_menu_is_registered_in_both_languages(harness: BotHarness) -> None:
+    calls = [c for c in harness.telegram.calls if c.method == "setMyCommands"]
+    by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
+    assert set(by_language) == {None, "zh", "en"}
+    names = [c["command"] for c in by_language["en"]]
+    assert names == [command for command, _ in COMMANDS]
+    assert by_language["en"][0]["description"] == "Start or show the main menu"
+    assert by_language["zh"][0]["description"] == "开始或显示主菜单"
+    assert by_language[None] == by_language["zh"]
+
+
+async def test_an_error_is_logged_and_the_user_gets_an_apology(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    en = harness.user(language_code="en")
+    # Break the database under the running bot: every handler that looks up a member fails.
+    async with harness.db.write() as session:
+        await session.execute(text("ALTER TABLE unit_assessor RENAME TO unit_assessor_gone"))
+        await session.execute(text("ALTER TABLE member RENAME TO member_gone"))
+    with caplog.at_level(logging.ERROR):
+        replies = await en.command("help")
+    assert replies.texts == ["Sorry, something went wrong. Please try again."]
+    assert any(r.exc_info for r in caplog.records if r.levelno == logging.ERROR)
+    assert TEST_TOKEN not in caplog.text
