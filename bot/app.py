@@ -74,7 +74,8 @@ def build_application(
 
 async def _after_update(update: Update, context: BotContext) -> None:
     """Send what the update's handlers wrote to the outbox, without holding up the next one."""
-    if context.outbox_dirty:
+    # When the application is not running (tests, one-off tools) the caller drains the outbox.
+    if context.outbox_dirty and context.application.running:
         context.application.create_task(
             context.bot_data.outbox.flush(context.bot), update=update, name="outbox-flush"
         )

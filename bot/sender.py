@@ -18,7 +18,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from telegram import Bot
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from telegram._utils.types import ReplyMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.clock import Clock
@@ -27,10 +34,30 @@ from storage.models import AnnouncementChat, Member, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
+# Bot API methods the outbox may hold, and PTB's name for each.
+METHODS = {
+    "sendMessage": "send_message",
+    "sendPhoto": "send_photo",
+    "sendDocument": "send_document",
+    "editMessageText": "edit_message_text",
+    "editMessageCaption": "edit_message_caption",
+    "editMessageReplyMarkup": "edit_message_reply_markup",
+}
 BATCH = 50
 MAX_ATTEMPTS = 8
 # A row claimed by a process that then died is taken up again after this long.
 STALE_CLAIM = timedelta(minutes=5)
+
+
+def _markup(data: dict[str, Any]) -> ReplyMarkup | None:
+    """The stored reply markup as PTB's object."""
+    if "inline_keyboard" in data:
+        return InlineKeyboardMarkup.de_json(data, None)
+    if "keyboard" in data:
+        return ReplyKeyboardMarkup.de_json(data, None)
+    if "remove_keyboard" in data:
+        return ReplyKeyboardRemove.de_json(data, None)
+    return None
 
 
 class OutboxSender:
@@ -125,11 +152,13 @@ class OutboxSender:
 
     async def _send(self, bot: Bot, row: OutboxMessage) -> bool:
         """Send one row and record what happened; True when it was delivered."""
-        payload = dict(row.payload)
-        payload["chat_id"] = row.chat_id
+        kwargs = dict(row.payload)
+        kwargs["chat_id"] = row.chat_id
+        if "reply_markup" in kwargs:
+            kwargs["reply_markup"] = _markup(kwargs["reply_markup"])
         now = self.clock.now()
         try:
-            result = await bot.do_api_request(row.method, api_kwargs=payload)
+            result = await getattr(bot, METHODS[row.method])(**kwargs)
         except RetryAfter as exc:
             delay = exc.retry_after
             seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
@@ -164,7 +193,7 @@ class OutboxSender:
             backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
             await self._finish(row.id, status=status, not_before=now + backoff, error=str(exc))
             return False
-        message_id = result.get("message_id") if isinstance(result, dict) else None
+        message_id = result.message_id if isinstance(result, Message) else None
         await self._finish(row.id, status="sent", sent_at=now, message_id=message_id, error=None)
         return True
 

@@ -54,7 +54,11 @@ async def _load_member(update: Update, context: BotContext) -> None:
         or context.member.status != MemberStatus.ACTIVE
     ):
         context.member = await people.ensure_admin(
-            context.db, user.id, user.full_name, context.state.clock.now()
+            context.db,
+            user.id,
+            user.full_name,
+            normalise_language(user.language_code),
+            context.state.clock.now(),
         )
     chosen = context.member.language if context.member else None
     if chosen is None and context.user_data is not None:

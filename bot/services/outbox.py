@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from storage.models import OutboxMessage
 
@@ -17,7 +17,7 @@ def enqueue(
     text: str,
     now: datetime,
     *,
-    reply_markup: InlineKeyboardMarkup | None = None,
+    reply_markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None,
     member_id: int | None = None,
     purpose: str | None = None,
     item_id: int | None = None,

@@ -59,12 +59,18 @@ async def access_of(db: Database, member: Member | None) -> Access:
         return Access(member.id, member.is_admin, member.is_committee, frozenset(units))
 
 
-async def ensure_admin(db: Database, telegram_id: int, name: str, now: datetime) -> Member:
+async def ensure_admin(
+    db: Database, telegram_id: int, name: str, language: str | None, now: datetime
+) -> Member:
     """Make a user listed in ADMIN_IDS an active admin member (created on first contact)."""
     async with db.write() as session:
         member = await session.scalar(select(Member).where(Member.telegram_id == telegram_id))
         if member is None:
-            member = Member(telegram_id=telegram_id, name=clean_name(name or str(telegram_id)))
+            member = Member(
+                telegram_id=telegram_id,
+                name=clean_name(name or str(telegram_id))[:MAX_NAME],
+                language=language,
+            )
             member.is_admin = True
             member.status = MemberStatus.ACTIVE
             member.created_at = now
