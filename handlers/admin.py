@@ -31,6 +31,7 @@ from storage.models import Campaign, Member, MemberStatus
 
 AWAIT = 0
 ASK = "admin_ask"
+SEARCH = "admin_search"
 PAGE = 8
 
 
@@ -711,9 +712,9 @@ async def answer(update: Update, context: BotContext) -> int:
             await unit_view(update, context, int(target))
             return ConversationHandler.END
         if kind == "find":
-            rows, total = await people.search(context.db, text, 0, PAGE)
             context.user_data.pop(ASK, None)
-            await _member_page(update, context, rows, total, 0, "ad:noop:", "ad:home")
+            context.user_data[SEARCH] = text
+            await _search_page(update, context, 0)
             return ConversationHandler.END
         if kind == "newcat":
             zh, en = _split_names(text)
@@ -810,9 +811,18 @@ async def cancel_input(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-async def noop(update: Update, context: BotContext) -> None:
-    assert update.callback_query
-    await update.callback_query.answer()
+async def _search_page(update: Update, context: BotContext, page: int) -> None:
+    query = (context.user_data or {}).get(SEARCH, "")
+    rows, total = await people.search(context.db, query, page * PAGE, PAGE)
+    await _member_page(update, context, rows, total, page, "ad:found:", "ad:home")
+
+
+async def search_results(update: Update, context: BotContext) -> None:
+    """Another page of the last member search."""
+    if await _admin(update, context) is None:
+        return
+    assert update.callback_query and update.callback_query.data
+    await _search_page(update, context, int(update.callback_query.data.rsplit(":", 1)[1]))
 
 
 def register(app: Application) -> None:
@@ -855,7 +865,7 @@ def register(app: Application) -> None:
         (r"^ad:cat:\d+:(arch|rest)$", category_archive),
         (r"^ad:chats$", chats_view),
         (r"^ad:chat:\d+:off$", chat_off),
-        (r"^ad:noop:\d+$", noop),
+        (r"^ad:found:\d+$", search_results),
     ]
     for pattern, callback in routes:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))

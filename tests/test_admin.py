@@ -94,6 +94,22 @@ async def test_roles_are_granted_and_revoked_by_picking_a_member(harness: BotHar
     await admin.press(results, "« Back")
 
 
+async def test_member_search_pages(harness: BotHarness) -> None:
+    unit = await seed_unit(harness.db)
+    for n in range(11):
+        await seed_member(harness.db, 800 + n, unit.id, f"孙{n:02d}")
+    admin = await _admin(harness)
+    [panel] = await admin.command("admin")
+    await admin.press(panel, "👥 Members")
+    replies = await admin.send("孙")
+    results = replies[-1]
+    assert results.text == "Members: 11"
+    assert results.button_texts[:8] == [f"孙{n:02d}" for n in range(8)]
+    assert "1/2" in results.button_texts
+    replies = await admin.press(results, "▶")
+    assert replies.edited[0].button_texts[:3] == ["孙08", "孙09", "孙10"]
+
+
 async def test_deactivated_member_keeps_records_but_loses_roles(harness: BotHarness) -> None:
     unit = await seed_unit(harness.db)
     worker = await seed_member(harness.db, 556, unit.id, "钱七")

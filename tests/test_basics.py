@@ -72,8 +72,13 @@ async def test_an_error_is_logged_and_the_user_gets_an_apology(
     async with harness.db.write() as session:
         await session.execute(text("ALTER TABLE unit_assessor RENAME TO unit_assessor_gone"))
         await session.execute(text("ALTER TABLE member RENAME TO member_gone"))
-    with caplog.at_level(logging.ERROR):
-        replies = await en.command("help")
+    try:
+        with caplog.at_level(logging.ERROR):
+            replies = await en.command("help")
+    finally:  # the PostgreSQL test database is shared by the session: put the tables back
+        async with harness.db.write() as session:
+            await session.execute(text("ALTER TABLE member_gone RENAME TO member"))
+            await session.execute(text("ALTER TABLE unit_assessor_gone RENAME TO unit_assessor"))
     assert replies.texts == ["Sorry, something went wrong. Please try again."]
     assert any(r.exc_info for r in caplog.records if r.levelno == logging.ERROR)
     assert TEST_TOKEN not in caplog.text

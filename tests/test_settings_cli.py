@@ -19,7 +19,9 @@ from tests.conftest import TEST_TOKEN
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_defaults() -> None:
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "TIMEZONE", "DEFAULT_LANGUAGE", "BOT_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.database_url == "sqlite+aiosqlite:///data/savings.db"
     assert settings.timezone == "Asia/Shanghai"
