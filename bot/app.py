@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.commands import bot_commands, menu_languages
 from bot.config import Settings
 from bot.context import AppState, BotContext
+from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
 from handlers import admin, common, registration
 from storage.db import Database
@@ -37,6 +38,8 @@ def build_application(
 ) -> BotApplication:
     """Build the bot; tests pass an offline `request`, everything else comes from settings."""
     token = settings.require_token()
+    db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    clock = clock or Clock()
     context_types = ContextTypes(context=BotContext, bot_data=AppState)
     builder = (
         Application.builder()
@@ -46,6 +49,7 @@ def build_application(
         .context_types(context_types)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .persistence(SqlPersistence(db, clock))
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -55,10 +59,8 @@ def build_application(
 
     state = app.bot_data
     state.settings = settings
-    state.db = db or Database(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    state.clock = clock or Clock()
+    state.db = db
+    state.clock = clock
     state.outbox = OutboxSender(state.db, state.clock)
 
     # Order matters: group -1 loads the member for every update before any feature sees it.
@@ -74,6 +76,8 @@ def build_application(
 
 async def _after_update(update: Update, context: BotContext) -> None:
     """Send what the update's handlers wrote to the outbox, without holding up the next one."""
+    # Conversation positions and drafts are written now, not on PTB's timer: a crash loses nothing.
+    await context.application.update_persistence()
     # When the application is not running (tests, one-off tools) the caller drains the outbox.
     if context.outbox_dirty and context.application.running:
         context.application.create_task(

@@ -830,6 +830,7 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     asking = conversation(
         name="admin_input",
+        persistent=True,
         entry_points=[
             CallbackQueryHandler(
                 ask, pattern=r"^ad:(newunit|find|newcat|imp|u:\d+:(ren|hc)|cat:\d+:ren|cf:\w+)$"

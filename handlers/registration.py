@@ -332,6 +332,7 @@ def register(app: Application) -> None:
     private = filters.ChatType.PRIVATE
     joining = conversation(
         name="join",
+        persistent=True,
         entry_points=[CommandHandler("start", start, filters=private)],
         states={
             CLAIM: [CallbackQueryHandler(claim_answer, pattern=r"^join:claim:")],

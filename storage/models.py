@@ -306,3 +306,15 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class BotState(Base):
+    """Conversation positions and per-user drafts (PTB persistence), never records of substance."""
+
+    __tablename__ = "bot_state"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # conv, user, chat
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # conversation name or ""
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)  # JSON of the key
+    data: Mapped[dict[str, Any] | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

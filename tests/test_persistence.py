@@ -1,0 +1,57 @@
+"""Conversation positions and drafts survive a restart (a new Application, same database)."""
+
+from __future__ import annotations
+
+from bot.config import Settings
+from storage.models import MemberStatus
+from tests.conftest import BotHarness, start_app, stop_app
+from tests.fakeapi.core import FakeTelegram
+from tests.helpers import member_by_tg, seed_unit
+
+
+async def test_joining_resumes_after_a_restart(settings: Settings) -> None:
+    telegram = FakeTelegram()
+    first = BotHarness(await start_app(settings, telegram), telegram)
+    await seed_unit(first.db, "一车间")
+    worker = first.user(first_name="Wu", language_code="en")
+    await worker.start()
+    await worker.press(worker.last, "一车间")
+    ask_name = worker.last
+    assert "What name should your colleagues see?" in ask_name.text
+    await stop_app(first.app)
+
+    # A new process over the same database: the same step, the same draft.
+    second = BotHarness(await start_app(settings, telegram), telegram)
+    worker.harness = second
+    try:
+        await worker.press(ask_name, "Use «Wu»")
+        replies = await worker.press(worker.last, "Other staff")
+        assert "You are registered, Wu." in replies.texts[-1]
+        member = await member_by_tg(second.db, worker.id)
+        assert member is not None and member.status == MemberStatus.ACTIVE
+        assert member.name == "Wu"
+    finally:
+        await stop_app(second.app)
+    assert telegram.violations == [] and second.errors == [] and first.errors == []
+
+
+async def test_finished_conversations_leave_no_state(settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from storage.models import BotState
+
+    telegram = FakeTelegram()
+    harness = BotHarness(await start_app(settings, telegram), telegram)
+    try:
+        await seed_unit(harness.db, "一车间")
+        worker = harness.user(first_name="Ma", language_code="en")
+        await worker.start()
+        await worker.press(worker.last, "一车间")
+        await worker.command("cancel")
+        async with harness.db.read() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(BotState).where(BotState.kind == "conv")
+            )
+        assert count == 0
+    finally:
+        await stop_app(harness.app)
