@@ -34,6 +34,13 @@ ERRORS: dict[str, str] = {
     "dates_out_of_order": _("The campaign cannot end before it starts. Please send another date."),
     "negative_amount": _("The amount cannot be negative. Please send it again."),
     "category_exists": _("A category with that name already exists."),
+    "empty_title": _("The title cannot be empty. Please send it again."),
+    "title_too_long": _(
+        "The title is too long: at most {limit} characters. Please send a shorter one."
+    ),
+    "body_too_long": _(
+        "The description is too long: at most {limit} characters. Please send a shorter one."
+    ),
 }
 
 GROUPS: dict[str, str] = {
