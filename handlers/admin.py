@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date
-from decimal import Decimal, InvalidOperation
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import (
@@ -17,7 +13,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.amounts import AmountError, parse_amount
 from bot.context import BotContext
 from bot.conversation import conversation
 from bot.i18n import Translator
@@ -642,41 +637,6 @@ async def ask(update: Update, context: BotContext) -> int:
     return AWAIT
 
 
-def _split_names(text: str) -> tuple[str, str]:
-    zh, _, en = text.partition("/")
-    zh, en = zh.strip(), en.strip() or zh.strip()
-    if not zh:
-        raise ServiceError("empty_name")
-    if len(zh) > 40 or len(en) > 40:
-        raise ServiceError("name_too_long", limit=40)
-    return zh, en
-
-
-def _parse_campaign_value(field: str, text: str) -> object:
-    text = text.strip()
-    if field in ("starts_on", "ends_on"):
-        try:
-            return date.fromisoformat(text.replace("/", "-").replace(".", "-"))
-        except ValueError:
-            raise ServiceError("bad_date") from None
-    if field == "name":
-        if not text or len(text) > 100:
-            raise ServiceError("name_too_long", limit=100)
-        return text
-    if field == "reward_share":
-        try:
-            value = Decimal(text.rstrip("%％").strip()) / 100
-        except InvalidOperation:
-            raise ServiceError("bad_share") from None
-        if not (Decimal(0) <= value <= Decimal(1)):
-            raise ServiceError("bad_share")
-        return value
-    try:
-        return parse_amount(text)
-    except AmountError:
-        raise ServiceError("bad_amount") from None
-
-
 async def answer(update: Update, context: BotContext) -> int:
     """Typed input for the pending question; a bad value is refused and asked again."""
     access = await _admin(update, context)
@@ -691,10 +651,7 @@ async def answer(update: Update, context: BotContext) -> int:
     actor = access.member_id
     try:
         if kind == "newunit":
-            match = re.match(r"^(.*?)[\s,，]+(\d[\d,]*)\s*人?$", text.strip())
-            name, headcount = (
-                (match.group(1), units.parse_headcount(match.group(2))) if match else (text, 0)
-            )
+            name, headcount = units.parse_name_and_headcount(text)
             unit = await units.create_unit(context.db, actor, name, headcount, now)
             context.user_data.pop(ASK, None)
             await unit_view(update, context, unit.id)
@@ -717,14 +674,14 @@ async def answer(update: Update, context: BotContext) -> int:
             await _search_page(update, context, 0)
             return ConversationHandler.END
         if kind == "newcat":
-            zh, en = _split_names(text)
+            zh, en = campaigns.parse_category_names(text)
             campaign = await campaigns.ensure_default(context.db, now.date())
             await campaigns.add_category(context.db, actor, campaign.id, zh, en, now)
             context.user_data.pop(ASK, None)
             await categories_view(update, context)
             return ConversationHandler.END
         if kind == "catren" and target:
-            zh, en = _split_names(text)
+            zh, en = campaigns.parse_category_names(text)
             await campaigns.rename_category(context.db, actor, int(target), zh, en, now)
             context.user_data.pop(ASK, None)
             await categories_view(update, context)
@@ -733,7 +690,7 @@ async def answer(update: Update, context: BotContext) -> int:
             field = CAMPAIGN_FIELDS[str(target)]
             campaign = await campaigns.ensure_default(context.db, now.date())
             await campaigns.update_field(
-                context.db, actor, campaign.id, field, _parse_campaign_value(field, text), now
+                context.db, actor, campaign.id, field, campaigns.parse_value(field, text), now
             )
             context.user_data.pop(ASK, None)
             await campaign_view(update, context)

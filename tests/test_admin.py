@@ -343,3 +343,18 @@ async def test_unregistered_group_member_cannot_announce(harness: BotHarness) ->
     replies = await passer_by.command_in(group, "announce_here")
     assert replies.texts == ["抱歉，您没有执行此操作的权限。"]
     assert await snapshot(harness.db) == before
+
+
+async def test_two_categories_added_in_the_same_second(harness: BotHarness) -> None:
+    campaign = await campaigns.ensure_default(harness.db, NOW.date())
+    await campaigns.add_category(harness.db, None, campaign.id, "甲", "A", NOW)  # type: ignore[arg-type]
+    await campaigns.add_category(harness.db, None, campaign.id, "乙", "B", NOW)  # type: ignore[arg-type]
+    names = [c.name_zh for c in await campaigns.categories(harness.db, campaign.id)]
+    assert names[-2:] == ["甲", "乙"]
+
+
+async def test_admin_with_a_long_telegram_name_becomes_a_member(harness: BotHarness) -> None:
+    admin = harness.user(user_id=ADMIN_TG_ID, first_name="A" * 60, language_code="en")
+    await admin.start()
+    member = await member_by_tg(harness.db, ADMIN_TG_ID)
+    assert member is not None and member.is_admin and member.name == "A" * 40

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.amounts import AmountError, parse_amount
 from bot.services.audit import record_admin
 from bot.services.errors import ServiceError
 from storage.db import Database
@@ -24,6 +26,9 @@ DEFAULT_CATEGORIES: list[tuple[str, str, str]] = [
     ("material", "节约挖潜", "Material saving"),
     ("other", "其他", "Other"),
 ]
+
+MAX_CATEGORY_NAME = 40
+MAX_CAMPAIGN_NAME = 100
 
 EDITABLE_FIELDS = {
     "name",
@@ -127,7 +132,8 @@ async def add_category(
                 Category.campaign_id == campaign_id
             )
         )
-        code = f"c{int(now.timestamp())}"
+        # Codes of the default categories are words; added ones only need to be unique.
+        code = f"c{secrets.token_hex(6)}"
         category = Category(
             campaign_id=campaign_id,
             code=code,
@@ -185,3 +191,40 @@ async def rename_category(
             now,
         )
         return category
+
+
+def parse_category_names(text: str) -> tuple[str, str]:
+    """ "中文名 / English name" (the English one defaults to the Chinese)."""
+    zh, _, en = text.partition("/")
+    zh, en = zh.strip(), en.strip() or zh.strip()
+    if not zh:
+        raise ServiceError("empty_name")
+    if len(zh) > MAX_CATEGORY_NAME or len(en) > MAX_CATEGORY_NAME:
+        raise ServiceError("name_too_long", limit=MAX_CATEGORY_NAME)
+    return zh, en
+
+
+def parse_value(field: str, text: str) -> Any:
+    """A typed value of an editable campaign field: a date, a name, a share in %, or yuan."""
+    text = text.strip()
+    if field in ("starts_on", "ends_on"):
+        try:
+            return date.fromisoformat(text.replace("/", "-").replace(".", "-"))
+        except ValueError:
+            raise ServiceError("bad_date") from None
+    if field == "name":
+        if not text or len(text) > MAX_CAMPAIGN_NAME:
+            raise ServiceError("name_too_long", limit=MAX_CAMPAIGN_NAME)
+        return text
+    if field == "reward_share":
+        try:
+            value = Decimal(text.rstrip("%％").strip()) / 100
+        except InvalidOperation:
+            raise ServiceError("bad_share") from None
+        if not (Decimal(0) <= value <= Decimal(1)):
+            raise ServiceError("bad_share")
+        return value
+    try:
+        return parse_amount(text)
+    except AmountError:
+        raise ServiceError("bad_amount") from None

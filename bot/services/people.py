@@ -65,36 +65,27 @@ async def ensure_admin(
     """Make a user listed in ADMIN_IDS an active admin member (created on first contact)."""
     async with db.write() as session:
         member = await session.scalar(select(Member).where(Member.telegram_id == telegram_id))
+        if member is not None and member.is_admin and member.status == MemberStatus.ACTIVE:
+            return member
         if member is None:
             member = Member(
                 telegram_id=telegram_id,
-                name=clean_name(name or str(telegram_id))[:MAX_NAME],
+                name=clean_name(name[:MAX_NAME] or str(telegram_id)),
                 language=language,
+                created_at=now,
             )
-            member.is_admin = True
-            member.status = MemberStatus.ACTIVE
-            member.created_at = now
             session.add(member)
-            await session.flush()
-            record_admin(
-                session,
-                None,
-                "role.grant",
-                f"member:{member.id}",
-                {"role": "admin", "source": "ADMIN_IDS"},
-                now,
-            )
-        elif not member.is_admin or member.status != MemberStatus.ACTIVE:
-            member.is_admin = True
-            member.status = MemberStatus.ACTIVE
-            record_admin(
-                session,
-                None,
-                "role.grant",
-                f"member:{member.id}",
-                {"role": "admin", "source": "ADMIN_IDS"},
-                now,
-            )
+        member.is_admin = True
+        member.status = MemberStatus.ACTIVE
+        await session.flush()
+        record_admin(
+            session,
+            None,
+            "role.grant",
+            f"member:{member.id}",
+            {"role": "admin", "source": "ADMIN_IDS"},
+            now,
+        )
         return member
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 
@@ -34,6 +35,14 @@ def parse_headcount(text: str) -> int:
     if value > MAX_HEADCOUNT:
         raise ServiceError("bad_headcount")
     return value
+
+
+def parse_name_and_headcount(text: str) -> tuple[str, int]:
+    """ "一车间 120" (or "一车间，120人"): a name and an optional trailing headcount."""
+    match = re.match(r"^(.*?)[\s,，]+(\d[\d,]*)\s*人?$", text.strip())
+    if match is None:
+        return text, 0
+    return match.group(1), parse_headcount(match.group(2))
 
 
 async def list_units(db: Database, *, archived: bool = False) -> list[Unit]:
