@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
-from handlers import admin, common, registration
+from handlers import admin, common, my_items, registration, submission
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # The last handler group: runs after every feature for every update.
 AFTER_ALL = 1000
 OUTBOX_INTERVAL = 3.0
+DRAFT_SWEEP = 900.0  # seconds between looks for idle drafts
 
 BotApplication = Application[Any, BotContext, Any, Any, AppState, Any]
 
@@ -66,11 +67,14 @@ def build_application(
     # Order matters: group -1 loads the member for every update before any feature sees it.
     common.register_first(app)
     registration.register(app)
+    submission.register(app)
+    my_items.register(app)
     admin.register(app)
     common.register_last(app)
     app.add_handler(TypeHandler(Update, _after_update), group=AFTER_ALL)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_outbox_job, interval=OUTBOX_INTERVAL, first=1, name="outbox")
+        app.job_queue.run_repeating(_drafts_job, interval=DRAFT_SWEEP, first=60, name="drafts")
     return app
 
 
@@ -88,6 +92,10 @@ async def _after_update(update: Update, context: BotContext) -> None:
 async def _outbox_job(context: BotContext) -> None:
     """Retries and anything left by a crash: the outbox is swept every few seconds."""
     await context.bot_data.outbox.flush(context.bot)
+
+
+async def _drafts_job(context: BotContext) -> None:
+    await submission.expire_drafts(context.application)
 
 
 async def _post_init(app: BotApplication) -> None:

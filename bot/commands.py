@@ -15,6 +15,9 @@ def _(message: str) -> str:
 # (command, description) in the order Telegram shows them.
 COMMANDS: list[tuple[str, str]] = [
     ("start", _("Start or show the main menu")),
+    ("idea", _("Submit a savings idea")),
+    ("waste", _("Report waste")),
+    ("my", _("My items, savings and rank")),
     ("help", _("What this bot does and how to use it")),
     ("lang", _("Change the language")),
     ("cancel", _("Cancel what you are doing")),

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = 5000
     join_requires_approval: bool = False
+    draft_idle_hours: int = Field(default=24, ge=1)
+    # Days an item may wait at a stage before whoever holds it is reminded (once a day).
+    first_review_days: int = Field(default=3, ge=1)
+    committee_days: int = Field(default=7, ge=1)
+    implementation_days: int = Field(default=30, ge=1)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

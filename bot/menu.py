@@ -24,6 +24,9 @@ class Entry:
 
 
 ENTRIES: list[Entry] = [
+    Entry("idea", _("💡 Submit an idea"), "member"),
+    Entry("waste", _("🚯 Report waste"), "member"),
+    Entry("my", _("📋 My items"), "member"),
     Entry("help", _("❓ Help"), "member"),
     Entry("language", _("🌐 Language"), "member"),
     Entry("admin", _("⚙️ Administration"), "admin"),
@@ -53,4 +56,11 @@ def button_filter(key: str) -> filters.BaseFilter:
     entry = next(e for e in ENTRIES if e.key == key)
     return filters.ChatType.PRIVATE & filters.Text(
         [translator(lang).plain(entry.label) for lang in LANGUAGES]
+    )
+
+
+def any_button() -> filters.BaseFilter:
+    """Matches a press of any menu button: typed answers in a conversation exclude these."""
+    return filters.Text(
+        [translator(lang).plain(entry.label) for entry in ENTRIES for lang in LANGUAGES]
     )

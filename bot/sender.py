@@ -39,6 +39,7 @@ METHODS = {
     "sendMessage": "send_message",
     "sendPhoto": "send_photo",
     "sendDocument": "send_document",
+    "sendVoice": "send_voice",
     "editMessageText": "edit_message_text",
     "editMessageCaption": "edit_message_caption",
     "editMessageReplyMarkup": "edit_message_reply_markup",

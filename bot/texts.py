@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.i18n import Translator
 from bot.services.errors import ServiceError
-from storage.models import MemberGroup
+from storage.models import Grade, ItemStatus, MemberGroup
 
 
 def _(message: str) -> str:
@@ -47,6 +47,43 @@ GROUPS: dict[str, str] = {
     MemberGroup.PARTY: _("Party member"),
     MemberGroup.LEAGUE: _("Youth League member"),
     MemberGroup.STAFF: _("Other staff"),
+}
+
+
+STATUSES: dict[str, str] = {
+    ItemStatus.FIRST_REVIEW: _("waiting for the unit's first review"),
+    ItemStatus.COMMITTEE: _("with the review committee"),
+    ItemStatus.NEEDS_INFO: _("returned for more information"),
+    ItemStatus.APPROVED: _("approved, to be implemented"),
+    ItemStatus.IMPLEMENTED: _("implemented, effect being verified"),
+    ItemStatus.VERIFIED: _("implemented, effect verified"),
+    ItemStatus.REJECTED: _("not adopted"),
+    ItemStatus.REPORTED: _("reported, waiting to be handled"),
+    ItemStatus.ACKNOWLEDGED: _("acknowledged, being handled"),
+    ItemStatus.FIXED: _("fixed"),
+    ItemStatus.DISMISSED: _("dismissed"),
+}
+
+# Item history: what each recorded action is called.
+ACTIONS: dict[str, str] = {
+    "submit": _("Submitted"),
+    "forward": _("Forwarded to the committee"),
+    "ask": _("Returned for more information"),
+    "answer": _("Information added"),
+    "approve": _("Approved"),
+    "reject": _("Not adopted"),
+    "implement": _("Implemented"),
+    "verify": _("Effect verified"),
+    "acknowledge": _("Acknowledged"),
+    "assign": _("Assigned to a unit"),
+    "fix": _("Fixed"),
+    "dismiss": _("Dismissed"),
+}
+
+GRADES: dict[str, str] = {
+    Grade.GOLD: _("🥇 Gold idea"),
+    Grade.SILVER: _("🥈 Silver idea"),
+    Grade.NONE: _("No grade"),
 }
 
 

@@ -17,7 +17,7 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from bot.i18n import LANGUAGES, normalise_language, translator
-from bot.menu import button_filter
+from bot.menu import button_filter, main_menu
 from bot.services import members, people
 from storage.models import MemberStatus
 
@@ -158,6 +158,28 @@ async def apologise(update: Update, context: BotContext) -> None:
         logger.warning("Could not send the apology", exc_info=True)
 
 
+async def unknown_text(update: Update, context: BotContext) -> None:
+    """Text outside any conversation: point to the menu."""
+    assert update.effective_message
+    member = context.member
+    if member is None or member.status != MemberStatus.ACTIVE:
+        await update.effective_message.reply_text(context.tr._("Send /start to begin."))
+        return
+    access = await people.access_of(context.db, member)
+    await update.effective_message.reply_text(
+        context.tr._("Please choose from the menu below, or send /help."),
+        reply_markup=main_menu(access, context.lang),
+    )
+
+
+async def unknown_button(update: Update, context: BotContext) -> None:
+    """A button nothing handles any more (an old message, forged data): answer, change nothing."""
+    assert update.callback_query
+    await update.callback_query.answer(
+        context.tr.plain("This button is no longer valid."), show_alert=True
+    )
+
+
 def register_first(app: Application) -> None:
     """Group -1 runs first for every update: who is it, which language. Errors end here."""
     app.add_handler(TypeHandler(Update, load_member), group=-1)
@@ -173,3 +195,8 @@ def register_last(app: Application) -> None:
     app.add_handler(MessageHandler(button_filter("language"), lang_command))
     app.add_handler(CallbackQueryHandler(lang_chosen, pattern=r"^lang:"))
     app.add_handler(CommandHandler("cancel", cancel))
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, unknown_text)
+    )
+    # Last of all: every press gets an answer, so no button keeps spinning.
+    app.add_handler(CallbackQueryHandler(unknown_button))

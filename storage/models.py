@@ -187,6 +187,7 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (
         UniqueConstraint("number"),
+        UniqueConstraint("client_key"),
         Index("ix_item_campaign_status", "campaign_id", "status"),
         Index("ix_item_campaign_submitted", "campaign_id", "submitted_at"),
         Index("ix_item_unit_status", "unit_id", "status"),
@@ -216,6 +217,14 @@ class Item(Base):
     verified_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The draft's random key: submitting the same draft twice (a retry after a crash,
+    # a double tap) finds the first item instead of making a second.
+    client_key: Mapped[str | None] = mapped_column(String(32))
+    # While returned for information: the stage it came from and who asked.
+    info_from_status: Mapped[str | None] = mapped_column(String(16))
+    info_asked_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    # The last overdue reminder for the current stage (at most one a day).
+    reminded_at: Mapped[datetime | None] = mapped_column()
 
 
 class ItemAuthor(Base):

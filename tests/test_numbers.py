@@ -28,7 +28,7 @@ async def test_fifty_concurrent_submissions_get_fifty_gap_free_numbers(db_url: s
             draft = items.Draft(
                 kind="idea", unit_id=unit.id, title=f"Idea {n}", body="b", claimed_amount="1500.00"
             )
-            return (await items.submit(db, campaign.id, authors[n], draft, NOW, TZ)).number
+            return (await items.submit(db, campaign.id, authors[n], draft, NOW, TZ)).item.number
 
         numbers = await asyncio.gather(*(one(n) for n in range(50)))
         assert sorted(numbers) == [f"JY-2026-{n:04d}" for n in range(1, 51)]
@@ -49,13 +49,13 @@ async def test_waste_reports_count_apart_and_a_refused_submission_uses_no_number
         unit = await seed_unit(db)
         author = await seed_member(db, 100, unit.id)
         waste = items.Draft(kind="waste", unit_id=unit.id, title="Leaking valve", place="Pump 3")
-        first = await items.submit(db, campaign.id, author, waste, NOW, TZ)
+        first = (await items.submit(db, campaign.id, author, waste, NOW, TZ)).item
         too_long = items.Draft(kind="idea", unit_id=unit.id, title="x" * 101)
         with pytest.raises(ServiceError) as refused:
             await items.submit(db, campaign.id, author, too_long, NOW, TZ)
         assert refused.value.code == "title_too_long" and refused.value.params == {"limit": 100}
         idea = items.Draft(kind="idea", unit_id=unit.id, title="Night shift heating")
-        second = await items.submit(db, campaign.id, author, idea, NOW, TZ)
+        second = (await items.submit(db, campaign.id, author, idea, NOW, TZ)).item
         assert (first.number, second.number) == ("LF-2026-0001", "JY-2026-0001")
     finally:
         await db.dispose()

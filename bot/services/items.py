@@ -1,17 +1,20 @@
-"""Items (ideas and waste reports): registration numbers and submission."""
+"""Items (ideas and waste reports): registration numbers, submission, routing, a member's items."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import cards, notify
 from bot.services.errors import ServiceError
 from storage.db import Database
 from storage.models import (
@@ -26,6 +29,7 @@ from storage.models import (
     Member,
     MemberStatus,
     Unit,
+    UnitAssessor,
 )
 
 MAX_TITLE = 100
@@ -39,6 +43,7 @@ class Draft:
     kind: str
     unit_id: int
     title: str
+    key: str | None = None  # the draft's random key: submitting it twice makes one item
     body: str = ""
     category_id: int | None = None
     place: str | None = None
@@ -74,22 +79,80 @@ def check_text(title: str, body: str) -> None:
         raise ServiceError("body_too_long", limit=MAX_BODY)
 
 
+async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
+    """Who gets the review card: the unit's assessors for a new idea, the committee when the
+    unit has none; the unit's assessors and the office for a waste report. Nobody is left
+    without an answer: with no such reviewer at all, the office gets it."""
+    reachable = (Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
+    assessors = select(Member).join(UnitAssessor, UnitAssessor.member_id == Member.id)
+    assessors = assessors.where(UnitAssessor.unit_id == item.unit_id, *reachable)
+    office = select(Member).where(Member.is_admin.is_(True), *reachable)
+    if item.status == ItemStatus.FIRST_REVIEW:
+        queries = [assessors]
+    elif item.status == ItemStatus.COMMITTEE:
+        queries = [select(Member).where(Member.is_committee.is_(True), *reachable)]
+    else:
+        queries = [assessors, office]
+    found: dict[int, Member] = {}
+    for query in queries:
+        for member in await session.scalars(query.order_by(Member.id)):
+            found.setdefault(member.id, member)
+    if not found:
+        for member in await session.scalars(office.order_by(Member.id)):
+            found.setdefault(member.id, member)
+    return list(found.values())
+
+
+async def _has_assessor(session: AsyncSession, unit_id: int) -> bool:
+    query = (
+        select(func.count())
+        .select_from(UnitAssessor)
+        .join(Member, Member.id == UnitAssessor.member_id)
+        .where(UnitAssessor.unit_id == unit_id, Member.status == MemberStatus.ACTIVE)
+    )
+    return bool(await session.scalar(query))
+
+
+@dataclass
+class Submitted:
+    item: Item
+    created: bool  # False: this draft had been submitted already
+    reviewers: int  # how many reviewers were sent the card
+
+
 async def submit(
-    db: Database, campaign_id: int, author: Member, draft: Draft, now: datetime, tz: ZoneInfo
-) -> Item:
-    """Write the item, its authors, attachments and first audit event in one transaction."""
+    db: Database,
+    campaign_id: int,
+    author: Member,
+    draft: Draft,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    default_lang: str = "zh",
+) -> Submitted:
+    """Write the item, its authors, attachments, first audit event and the reviewers' cards
+    (outbox rows) in one transaction."""
     check_text(draft.title, draft.body)
     if author.status != MemberStatus.ACTIVE:
         raise ServiceError("forbidden")
     async with db.write() as session:
+        if draft.key:
+            existing = await session.scalar(select(Item).where(Item.client_key == draft.key))
+            if existing is not None:
+                return Submitted(existing, created=False, reviewers=0)
         campaign = await session.get(Campaign, campaign_id)
         unit = await session.get(Unit, draft.unit_id)
         if campaign is None or unit is None or unit.archived:
-            raise ServiceError("not_found")
+            raise ServiceError("unit_gone")
         number = await next_number(
             session, campaign, draft.kind, now.astimezone(tz).year, sqlite=db.is_sqlite
         )
-        status = ItemStatus.FIRST_REVIEW if draft.kind == ItemKind.IDEA else ItemStatus.REPORTED
+        if draft.kind == ItemKind.WASTE:
+            status = ItemStatus.REPORTED
+        elif await _has_assessor(session, unit.id):
+            status = ItemStatus.FIRST_REVIEW
+        else:
+            status = ItemStatus.COMMITTEE
         item = Item(
             campaign_id=campaign.id,
             kind=draft.kind,
@@ -106,12 +169,13 @@ async def submit(
             submitted_at=now,
             stage_since=now,
             updated_at=now,
+            client_key=draft.key,
         )
         session.add(item)
         await session.flush()
         session.add(ItemAuthor(item_id=item.id, member_id=author.id, is_submitter=True))
         co_authors = set(draft.co_author_ids) - {author.id}
-        if co_authors:
+        if co_authors and draft.kind == ItemKind.IDEA:
             found = set(
                 await session.scalars(
                     select(Member.id).where(
@@ -131,16 +195,130 @@ async def submit(
         )
         session.add(event)
         await session.flush()
+        attachments = []
         for attachment in draft.attachments:
-            session.add(
-                Attachment(
-                    item_id=item.id,
-                    event_id=event.id,
-                    kind=attachment["kind"],
-                    file_id=attachment["file_id"],
-                    file_unique_id=attachment.get("file_unique_id"),
-                    file_name=attachment.get("file_name"),
-                    created_at=now,
-                )
+            row = Attachment(
+                item_id=item.id,
+                event_id=event.id,
+                kind=attachment["kind"],
+                file_id=attachment["file_id"],
+                file_unique_id=attachment.get("file_unique_id"),
+                file_name=attachment.get("file_name"),
+                created_at=now,
             )
-        return item
+            session.add(row)
+            attachments.append(row)
+        reviewers = await reviewers_for(session, item)
+        view = await cards.load_view(session, item)
+        notify.review_cards(session, view, reviewers, attachments, default_lang, now)
+        return Submitted(item, created=True, reviewers=len(reviewers))
+
+
+async def tell_draft_discarded(
+    db: Database, telegram_id: int, title: str, hours: int, now: datetime, default_lang: str
+) -> None:
+    """Queue the message that an idle draft was discarded."""
+    async with db.write() as session:
+        member = await session.scalar(select(Member).where(Member.telegram_id == telegram_id))
+        notify.draft_discarded(session, telegram_id, member, title, hours, default_lang, now)
+
+
+# --- a member's own items ------------------------------------------------------------------
+
+MY_PAGE = 5
+
+
+def _mine(member_id: int) -> Select[Any]:
+    return select(ItemAuthor.item_id).where(ItemAuthor.member_id == member_id)
+
+
+async def count_of(db: Database, member_id: int) -> int:
+    async with db.read() as session:
+        query = select(func.count()).select_from(_mine(member_id).subquery())
+        return int(await session.scalar(query) or 0)
+
+
+async def page_of(db: Database, member_id: int, page: int) -> list[Item]:
+    """One page of the member's items (as submitter or co-author), newest first."""
+    async with db.read() as session:
+        query = (
+            select(Item)
+            .where(Item.id.in_(_mine(member_id)))
+            .order_by(Item.submitted_at.desc(), Item.id.desc())
+            .offset(page * MY_PAGE)
+            .limit(MY_PAGE)
+        )
+        return list(await session.scalars(query))
+
+
+async def view_for_author(db: Database, item_id: int, member_id: int) -> cards.ItemView:
+    """An item with its history, for one of its authors only."""
+    async with db.read() as session:
+        is_author = await session.scalar(
+            select(func.count())
+            .select_from(ItemAuthor)
+            .where(ItemAuthor.item_id == item_id, ItemAuthor.member_id == member_id)
+        )
+        item = await session.get(Item, item_id) if is_author else None
+        if item is None:
+            raise ServiceError("not_found")
+        return await cards.load_view(session, item, history=True)
+
+
+# --- the duplicate hint --------------------------------------------------------------------
+
+_PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
+SIMILAR = 0.5  # a score from 0 (nothing shared) to 1 (the same text)
+_CANDIDATES = 200
+
+
+def _bigrams(text: str) -> set[str]:
+    text = _PUNCTUATION.sub("", text.lower())
+    if len(text) < 2:
+        return {text} if text else set()
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+def _dice(a: set[str], b: set[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def similarity(title_a: str, body_a: str, title_b: str, body_b: str) -> float:
+    """How alike two ideas read (character bigrams work for Chinese and English alike)."""
+    titles = _dice(_bigrams(title_a), _bigrams(title_b))
+    bodies_a, bodies_b = _bigrams(body_a[:500]), _bigrams(body_b[:500])
+    if not bodies_a or not bodies_b:
+        return titles
+    return 0.6 * titles + 0.4 * _dice(bodies_a, bodies_b)
+
+
+async def similar_idea(
+    db: Database, campaign_id: int, title: str, body: str
+) -> tuple[str, str] | None:
+    """The closest existing idea of the campaign (number, title), if it is very similar.
+
+    The database narrows the candidates to ideas sharing a piece of the title; the score is
+    computed on those few."""
+    grams = sorted(_bigrams(title), key=lambda g: (-len(g), g))[:12]
+    if not grams:
+        return None
+    async with db.read() as session:
+        query = (
+            select(Item.number, Item.title, func.substr(Item.body, 1, 500))
+            .where(
+                Item.campaign_id == campaign_id,
+                Item.kind == ItemKind.IDEA,
+                or_(*(Item.title.contains(gram, autoescape=True) for gram in grams)),
+            )
+            .order_by(Item.id.desc())
+            .limit(_CANDIDATES)
+        )
+        rows = (await session.execute(query)).all()
+    best: tuple[float, str, str] | None = None
+    for number, other_title, other_body in rows:
+        score = similarity(title, body, str(other_title), str(other_body or ""))
+        if score >= SIMILAR and (best is None or score > best[0]):
+            best = (score, str(number), str(other_title))
+    return (best[1], best[2]) if best else None

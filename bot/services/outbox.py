@@ -10,6 +10,10 @@ from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from storage.models import OutboxMessage
 
+CAPTIONED = ("sendPhoto", "sendDocument", "sendVoice")
+# An attachment's kind and the method (and its file parameter) that sends it again.
+FILE_METHODS = {"photo": "sendPhoto", "document": "sendDocument", "voice": "sendVoice"}
+
 
 def enqueue(
     session: AsyncSession,
@@ -26,7 +30,7 @@ def enqueue(
 ) -> OutboxMessage:
     """Add one message to the outbox; it is sent after the transaction commits."""
     payload: dict[str, Any] = {"parse_mode": "HTML"}
-    if method in ("sendPhoto", "sendDocument"):
+    if method in CAPTIONED:
         payload["caption"] = text
     else:
         payload["text"] = text

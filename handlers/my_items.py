@@ -1,0 +1,136 @@
+"""/my: a member's own items (as submitter or co-author), newest first, with their history,
+the member's certified savings and rank."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import cards
+from bot.context import BotContext
+from bot.menu import button_filter
+from bot.services import campaigns, figures, items
+from bot.services.errors import ServiceError
+from bot.texts import error_plain
+from storage.models import MemberStatus
+
+
+async def _header(context: BotContext, total_items: int) -> list[str]:
+    tr = context.tr
+    assert context.member is not None
+    lines = [tr._("📋 <b>My items</b>: {n}", n=total_items)]
+    campaign = await campaigns.get_current(context.db)
+    if campaign is None:
+        return lines
+    standing = await figures.standing(context.db, campaign.id, context.member)
+    lines.append(
+        tr._("My certified savings: <b>{amount}</b>", amount=cards.money(tr, standing.total))
+    )
+    if standing.unit_size:
+        lines.append(
+            tr._(
+                "Rank in my unit: {rank} of {size}",
+                rank=standing.unit_rank,
+                size=standing.unit_size,
+            )
+        )
+    lines.append(
+        tr._(
+            "Rank in the plant: {rank} of {size}",
+            rank=standing.plant_rank,
+            size=standing.plant_size,
+        )
+    )
+    return lines
+
+
+async def show_page(update: Update, context: BotContext, page: int = 0) -> None:
+    """One page of the member's items, each with a button to its details."""
+    tr = context.tr
+    member = context.member
+    query = update.callback_query
+    if member is None or member.status != MemberStatus.ACTIVE:
+        if query is not None:
+            await query.answer(error_plain(tr, ServiceError("forbidden")), show_alert=True)
+        elif update.effective_message:
+            await update.effective_message.reply_text(
+                tr._("Please join the campaign first: send /start.")
+            )
+        return
+    total = await items.count_of(context.db, member.id)
+    pages = max(1, -(-total // items.MY_PAGE))
+    page = min(max(page, 0), pages - 1)
+    rows = await items.page_of(context.db, member.id, page)
+    lines = await _header(context, total)
+    lines.append("")
+    if not rows:
+        lines.append(tr._("Nothing yet. Send /idea to submit an idea or /waste to report waste."))
+    lines += [cards.list_line(tr, item) for item in rows]
+    buttons = [
+        [InlineKeyboardButton(f"🔎 {item.number}", callback_data=f"my:i:{item.id}:{page}")]
+        for item in rows
+    ]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"my:p:{page - 1}"))
+    if pages > 1:
+        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"my:p:{page}"))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"my:p:{page + 1}"))
+    if nav:
+        buttons.append(nav)
+    markup = InlineKeyboardMarkup(buttons) if buttons else None
+    text = "\n".join(lines)
+    if query is not None:
+        await query.answer()
+        await query.edit_message_text(text, reply_markup=markup)
+    elif update.effective_message:
+        await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def my_command(update: Update, context: BotContext) -> None:
+    """/my or the menu button."""
+    await show_page(update, context, 0)
+
+
+async def page_pressed(update: Update, context: BotContext) -> None:
+    assert update.callback_query and update.callback_query.data
+    await show_page(update, context, int(update.callback_query.data.rsplit(":", 1)[1]))
+
+
+async def detail(update: Update, context: BotContext) -> None:
+    """The item in full with every decision and reason; only for its authors."""
+    query = update.callback_query
+    assert query and query.data
+    tr = context.tr
+    _, _, item_id, page = query.data.split(":")
+    member = context.member
+    if member is None or member.status != MemberStatus.ACTIVE:
+        await query.answer(error_plain(tr, ServiceError("forbidden")), show_alert=True)
+        return
+    try:
+        view = await items.view_for_author(context.db, int(item_id), member.id)
+    except ServiceError as exc:
+        await query.answer(error_plain(tr, exc), show_alert=True)
+        return
+    history = cards.history_lines(tr, view, context.settings.tzinfo)
+    text = ""
+    for body_limit, events in ((None, 50), (800, 12), (200, 6)):
+        # A message holds 4096 characters: shorten the description and history to fit.
+        if body_limit is not None and len(view.body) > body_limit:
+            view.body = view.body[:body_limit] + "…"
+        shown = history[-events:]
+        lines = [cards.item_text(tr, view, for_author=True), "", tr._("<b>History</b>"), *shown]
+        text = "\n".join(lines)
+        if len(text) <= 3800:
+            break
+    back = InlineKeyboardButton(tr.plain("◀ Back to my items"), callback_data=f"my:p:{page}")
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=InlineKeyboardMarkup([[back]]))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("my", my_command, filters=filters.ChatType.PRIVATE))
+    app.add_handler(MessageHandler(button_filter("my"), my_command))
+    app.add_handler(CallbackQueryHandler(page_pressed, pattern=r"^my:p:\d+$"))
+    app.add_handler(CallbackQueryHandler(detail, pattern=r"^my:i:\d+:\d+$"))
