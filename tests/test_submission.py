@@ -493,3 +493,23 @@ async def test_menu_buttons_start_flows_and_are_not_taken_as_answers(
     assert "Describe the idea" in replies.texts[-1]
     replies = await w.send_sticker()
     assert "Please answer the question above" in replies.texts[-1]
+
+
+async def test_a_voice_message_is_the_description(bot: BotHarness, clock: ManualClock) -> None:
+    p = await _plant(bot, clock, "en")
+    w = p.worker
+    await w.command("idea")
+    await w.press(w.last, "Energy saving")
+    await w.send("Night shift heating")
+    replies = await w.send_voice(duration=12)
+    assert "Voice message kept with the idea." in replies.texts[0]
+    await w.send("2万")
+    await w.press(w.last, T["en"]["my_unit"])
+    await w.press(w.last, "✅ Done")  # the voice message is already one file
+    replies = await w.press(w.last, "✅ Done")
+    assert "Description: (voice message)" in replies[-1].text
+    assert "Files: 1" in replies[-1].text
+    await w.press(replies[-1], "✅ Submit")
+    async with bot.db.read() as session:
+        assert list(await session.scalars(select(Attachment.kind))) == ["voice"]
+    assert [m.voice for m in p.assessor.inbox] == [False, True]
