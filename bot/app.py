@@ -16,7 +16,8 @@ from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
-from handlers import admin, common, my_items, registration, submission
+from bot.services import review as review_service
+from handlers import admin, common, my_items, registration, review, submission
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 AFTER_ALL = 1000
 OUTBOX_INTERVAL = 3.0
 DRAFT_SWEEP = 900.0  # seconds between looks for idle drafts
+REMINDER_SWEEP = 3600.0  # overdue items are looked for hourly; each is reminded once a day
 
 BotApplication = Application[Any, BotContext, Any, Any, AppState, Any]
 
@@ -69,12 +71,16 @@ def build_application(
     registration.register(app)
     submission.register(app)
     my_items.register(app)
+    review.register(app)
     admin.register(app)
     common.register_last(app)
     app.add_handler(TypeHandler(Update, _after_update), group=AFTER_ALL)
     if app.job_queue is not None:
         app.job_queue.run_repeating(_outbox_job, interval=OUTBOX_INTERVAL, first=1, name="outbox")
         app.job_queue.run_repeating(_drafts_job, interval=DRAFT_SWEEP, first=60, name="drafts")
+        app.job_queue.run_repeating(
+            _reminders_job, interval=REMINDER_SWEEP, first=120, name="reminders"
+        )
     return app
 
 
@@ -96,6 +102,14 @@ async def _outbox_job(context: BotContext) -> None:
 
 async def _drafts_job(context: BotContext) -> None:
     await submission.expire_drafts(context.application)
+
+
+async def _reminders_job(context: BotContext) -> None:
+    s = context.bot_data.settings
+    limits = review_service.Limits(s.first_review_days, s.committee_days, s.implementation_days)
+    now = context.bot_data.clock.now()
+    if await review_service.send_reminders(context.bot_data.db, limits, now, s.default_language):
+        await context.bot_data.outbox.flush(context.bot)
 
 
 async def _post_init(app: BotApplication) -> None:

@@ -18,6 +18,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("idea", _("Submit a savings idea")),
     ("waste", _("Report waste")),
     ("my", _("My items, savings and rank")),
+    ("review", _("Items waiting for my review")),
+    ("overdue", _("Overdue items by stage and unit (office)")),
     ("help", _("What this bot does and how to use it")),
     ("lang", _("Change the language")),
     ("cancel", _("Cancel what you are doing")),

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     first_review_days: int = Field(default=3, ge=1)
     committee_days: int = Field(default=7, ge=1)
     implementation_days: int = Field(default=30, ge=1)
+    # Optional: a group chat of the review committee that also gets the committee's cards.
+    committee_chat_id: int = 0
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from bot.menu import button_filter
 from bot.services import campaigns, figures, items
 from bot.services.errors import ServiceError
 from bot.texts import error_plain
-from storage.models import MemberStatus
+from storage.models import ItemStatus, MemberStatus
 
 
 async def _header(context: BotContext, total_items: int) -> list[str]:
@@ -125,8 +125,11 @@ async def detail(update: Update, context: BotContext) -> None:
         if len(text) <= 3800:
             break
     back = InlineKeyboardButton(tr.plain("◀ Back to my items"), callback_data=f"my:p:{page}")
+    rows = [[back]]
+    if view.status == ItemStatus.NEEDS_INFO:
+        rows.insert(0, [InlineKeyboardButton(tr.plain("✍️ Answer"), callback_data=f"ans:{view.id}")])
     await query.answer()
-    await query.edit_message_text(text, reply_markup=InlineKeyboardMarkup([[back]]))
+    await query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(rows))
 
 
 def register(app: Application) -> None:

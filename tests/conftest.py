@@ -21,6 +21,7 @@ from storage.models import Base
 from tests.fakeapi.core import FakeTelegram
 from tests.fakeapi.request import FakeRequest
 from tests.fakeapi.users import Harness
+from tests.helpers import NOW, ManualClock
 
 # Shaped like a token but obviously not one (a real one has 8-10 digits and 35 characters).
 TEST_TOKEN = "4242:offline-test-token-not-a-real-token-000"
@@ -126,3 +127,23 @@ async def harness(settings: Settings, telegram: FakeTelegram) -> AsyncIterator[B
         await stop_app(app)
     assert telegram.violations == [], telegram.violations
     assert bot.errors == [], bot.errors
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+async def bot(
+    settings: Settings, telegram: FakeTelegram, clock: ManualClock
+) -> AsyncIterator[BotHarness]:
+    """The harness with a clock the test moves."""
+    app = await start_app(settings, telegram, clock)
+    harness = BotHarness(app, telegram)
+    try:
+        yield harness
+    finally:
+        await stop_app(app)
+    assert telegram.violations == [], telegram.violations
+    assert harness.errors == [], harness.errors

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,8 +13,8 @@ from handlers.submission import expire_drafts
 from storage.models import Attachment, Item, ItemAuthor, ItemEvent, ItemStatus, OutboxMessage
 from tests.conftest import BotHarness, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
-from tests.fakeapi.users import FakeUser
-from tests.helpers import NOW, seed_member, seed_unit, snapshot
+from tests.helpers import NOW, ManualClock, Plant, snapshot
+from tests.helpers import plant as _plant
 
 T = {
     "zh": {
@@ -78,88 +75,6 @@ T = {
     },
 }
 LANGS = ["zh", "en"]
-
-
-class ManualClock:
-    """A clock the test moves forward."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
-
-
-@dataclass
-class Plant:
-    """One unit with a worker, a colleague, an assessor, a committee member and the office."""
-
-    bot: BotHarness
-    clock: ManualClock
-    unit_id: int
-    worker: FakeUser
-    colleague: FakeUser
-    assessor: FakeUser
-    committee: FakeUser
-    office: FakeUser
-    worker_id: int
-    colleague_id: int
-
-
-async def _plant(bot: BotHarness, clock: ManualClock, lang: str, *, assessor: bool = True) -> Plant:
-    db = bot.db
-    await campaigns.ensure_default(db, NOW.date())
-    unit = await seed_unit(db, "一车间")
-    other = await seed_unit(db, "二车间")
-    code = T[lang]["code"]
-    worker = bot.user(first_name="Zhang", username="zhang_w", language_code=code)
-    colleague = bot.user(first_name="Li", language_code=code)
-    assessor_user = bot.user(first_name="Assessor", language_code="en")
-    committee_user = bot.user(first_name="Chair", language_code="zh-hans")
-    office_user = bot.user(first_name="Office", language_code="en")
-    w = await seed_member(db, worker.id, unit.id, "张三", language=lang)
-    c = await seed_member(db, colleague.id, other.id, "李四", language=lang)
-    a = await seed_member(db, assessor_user.id, unit.id, "王考核", language="en")
-    m = await seed_member(db, committee_user.id, other.id, "赵委员", language="zh")
-    o = await seed_member(db, office_user.id, other.id, "钱办公室", language="en")
-    if assessor:
-        await people.set_role(db, a.id, a.id, "assessor", True, NOW, unit_id=unit.id)
-    await people.set_role(db, m.id, m.id, "committee", True, NOW)
-    await people.set_role(db, o.id, o.id, "admin", True, NOW)
-    return Plant(
-        bot,
-        clock,
-        unit.id,
-        worker,
-        colleague,
-        assessor_user,
-        committee_user,
-        office_user,
-        w.id,
-        c.id,
-    )
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-async def bot(
-    settings: Settings, telegram: FakeTelegram, clock: ManualClock
-) -> AsyncIterator[BotHarness]:
-    app = await start_app(settings, telegram, clock)  # type: ignore[arg-type]
-    harness = BotHarness(app, telegram)
-    try:
-        yield harness
-    finally:
-        await stop_app(app)
-    assert telegram.violations == [], telegram.violations
-    assert harness.errors == [], harness.errors
 
 
 async def _all_items(bot: BotHarness) -> list[Item]:

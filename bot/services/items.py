@@ -80,22 +80,28 @@ def check_text(title: str, body: str) -> None:
 
 
 async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
-    """Who gets the review card: the unit's assessors for a new idea, the committee when the
-    unit has none; the unit's assessors and the office for a waste report. Nobody is left
-    without an answer: with no such reviewer at all, the office gets it."""
+    """Who holds the item at its stage and gets its review card:
+    first review and implementation: the unit's assessors (implementation: the committee when
+    the unit has none); the committee's decision and verification: the committee; a waste
+    report: the unit's assessors and the office. Nobody is left without an answer: with no
+    such reviewer at all, the office gets it."""
     reachable = (Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
     assessors = select(Member).join(UnitAssessor, UnitAssessor.member_id == Member.id)
     assessors = assessors.where(UnitAssessor.unit_id == item.unit_id, *reachable)
+    committee = select(Member).where(Member.is_committee.is_(True), *reachable)
     office = select(Member).where(Member.is_admin.is_(True), *reachable)
-    if item.status == ItemStatus.FIRST_REVIEW:
-        queries = [assessors]
-    elif item.status == ItemStatus.COMMITTEE:
-        queries = [select(Member).where(Member.is_committee.is_(True), *reachable)]
-    else:
-        queries = [assessors, office]
+    stages: dict[str, list[Select[Any]]] = {
+        ItemStatus.FIRST_REVIEW: [assessors],
+        ItemStatus.APPROVED: [assessors],
+        ItemStatus.COMMITTEE: [committee],
+        ItemStatus.IMPLEMENTED: [committee],
+    }
     found: dict[int, Member] = {}
-    for query in queries:
+    for query in stages.get(item.status, [assessors, office]):
         for member in await session.scalars(query.order_by(Member.id)):
+            found.setdefault(member.id, member)
+    if not found and item.status == ItemStatus.APPROVED:
+        for member in await session.scalars(committee.order_by(Member.id)):
             found.setdefault(member.id, member)
     if not found:
         for member in await session.scalars(office.order_by(Member.id)):
@@ -111,6 +117,30 @@ async def _has_assessor(session: AsyncSession, unit_id: int) -> bool:
         .where(UnitAssessor.unit_id == unit_id, Member.status == MemberStatus.ACTIVE)
     )
     return bool(await session.scalar(query))
+
+
+def add_attachments(
+    session: AsyncSession,
+    item_id: int,
+    event_id: int,
+    files: list[dict[str, str]],
+    now: datetime,
+) -> list[Attachment]:
+    """Keep the files (Telegram file ids) sent with a submission or a decision."""
+    rows = [
+        Attachment(
+            item_id=item_id,
+            event_id=event_id,
+            kind=f["kind"],
+            file_id=f["file_id"],
+            file_unique_id=f.get("file_unique_id"),
+            file_name=f.get("file_name"),
+            created_at=now,
+        )
+        for f in files
+    ]
+    session.add_all(rows)
+    return rows
 
 
 @dataclass
@@ -195,19 +225,7 @@ async def submit(
         )
         session.add(event)
         await session.flush()
-        attachments = []
-        for attachment in draft.attachments:
-            row = Attachment(
-                item_id=item.id,
-                event_id=event.id,
-                kind=attachment["kind"],
-                file_id=attachment["file_id"],
-                file_unique_id=attachment.get("file_unique_id"),
-                file_name=attachment.get("file_name"),
-                created_at=now,
-            )
-            session.add(row)
-            attachments.append(row)
+        attachments = add_attachments(session, item.id, event.id, draft.attachments, now)
         reviewers = await reviewers_for(session, item)
         view = await cards.load_view(session, item)
         notify.review_cards(session, view, reviewers, attachments, default_lang, now)
