@@ -172,6 +172,7 @@ class OutboxSender:
             return False
         except ChatMigrated as exc:
             await self._migrate(row.chat_id, exc.new_chat_id)
+            self._again = True  # the row now names the new chat: send it in the next pass
             return False
         except Forbidden as exc:
             await self._unreachable(row, str(exc), now)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.services import campaigns, items, people, review
 from storage.models import Item, ItemEvent, ItemStatus, Member, OutboxMessage
-from tests.conftest import BotHarness, start_app, stop_app
+from tests.conftest import BotHarness, make_settings, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
 from tests.fakeapi.users import FakeUser, SentMessage
 from tests.helpers import NOW, ManualClock, Plant, plant, seed_member, snapshot
@@ -391,3 +391,28 @@ async def test_reminders_once_a_day_per_holder_and_none_on_time(
     assert "一车间: 1" in replies[-1].text
     replies = await p.worker.command("overdue")
     assert replies.texts == ["Sorry, you are not allowed to do that."]
+
+
+async def test_committee_group_chat_follows_a_migration_and_counts_only_the_committee(
+    db_url: str, clock: ManualClock
+) -> None:
+    telegram = FakeTelegram()
+    chat_id = -400_777
+    settings = make_settings(db_url, committee_chat_id=chat_id)
+    bot = BotHarness(await start_app(settings, telegram, clock), telegram)  # type: ignore[arg-type]
+    try:
+        p = await plant(bot, clock, "en")
+        group = bot.group("Committee", chat_id=chat_id)
+        new_id = group.migrate()  # became a supergroup before the card was sent
+        item = await submit(p)
+        await p.assessor.press(card_of(p.assessor, item.number), "➡️ Forward to committee")
+        await p.assessor.send("Worth it")
+        cards_in_group = [m for m in telegram.bot_messages(new_id) if item.number in m.text]
+        assert len(cards_in_group) == 1 and cards_in_group[0].chat_id == new_id
+        before = await snapshot(bot.db)
+        await p.worker.press_raw(cards_in_group[0], f"rv:{item.id}:ok")
+        assert p.worker.answers[-1].text == "Sorry, you are not allowed to do that."
+        assert await snapshot(bot.db) == before
+    finally:
+        await stop_app(bot.app)
+    assert telegram.violations == [] and bot.errors == []
