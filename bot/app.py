@@ -106,7 +106,7 @@ async def _drafts_job(context: BotContext) -> None:
 
 async def _reminders_job(context: BotContext) -> None:
     s = context.bot_data.settings
-    limits = review_service.Limits(s.first_review_days, s.committee_days, s.implementation_days)
+    limits = review_service.Limits.of(s)
     now = context.bot_data.clock.now()
     if await review_service.send_reminders(context.bot_data.db, limits, now, s.default_language):
         await context.bot_data.outbox.flush(context.bot)

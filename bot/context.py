@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
@@ -39,6 +40,24 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False
+
+    async def say(
+        self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> Message:
+        """Send a new message to the chat the update came from."""
+        assert update.effective_chat
+        return await self.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
+
+    async def show(
+        self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Edit the message in place after a button, or reply to a command or typed input."""
+        query = update.callback_query
+        if query is not None and query.message is not None:
+            await query.answer()
+            await query.edit_message_text(text, reply_markup=markup)
+        elif update.effective_message:
+            await update.effective_message.reply_text(text, reply_markup=markup)
 
     @property
     def state(self) -> AppState:

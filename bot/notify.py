@@ -12,7 +12,7 @@ from bot import cards
 from bot.i18n import Translator, translator
 from bot.services.outbox import FILE_METHODS, enqueue
 from bot.texts import ACTIONS, GRADES
-from storage.models import Attachment, Item, Member, Unit
+from storage.models import Attachment, Item, ItemStatus, Member, Unit
 
 
 def lang_of(member: Member, default: str) -> str:
@@ -90,19 +90,7 @@ def review_cards(
         if reviewer.telegram_id is None:
             continue
         tr = translator(lang_of(reviewer, default_lang))
-        head = tr._("🆕 New item to review")
-        if note:
-            head = tr._("✍️ The author answered: «{answer}»", answer=note)
-        enqueue(
-            session,
-            reviewer.telegram_id,
-            head + "\n\n" + cards.item_text(tr, view, for_author=False),
-            now,
-            reply_markup=cards.review_keyboard(tr, view.id, view.status),
-            member_id=reviewer.id,
-            purpose="review_card",
-            item_id=view.id,
-        )
+        _review_card(session, reviewer.telegram_id, reviewer.id, tr, view, now, note)
         for n, attachment in enumerate(attachments, start=1):
             enqueue(
                 session,
@@ -121,13 +109,29 @@ def review_card_to_chat(
     session: AsyncSession, chat_id: int, view: cards.ItemView, default_lang: str, now: datetime
 ) -> None:
     """The committee's copy in its group chat (only committee members' presses count)."""
-    tr = translator(default_lang)
+    _review_card(session, chat_id, None, translator(default_lang), view, now, None)
+
+
+def _review_card(
+    session: AsyncSession,
+    chat_id: int,
+    member_id: int | None,
+    tr: Translator,
+    view: cards.ItemView,
+    now: datetime,
+    note: str | None,
+) -> None:
+    """The review card: a headline, the item (never an anonymous author), the stage's buttons."""
+    head = tr._("🆕 New item to review")
+    if note:
+        head = tr._("✍️ The author answered: «{answer}»", answer=note)
     enqueue(
         session,
         chat_id,
-        tr._("🆕 New item to review") + "\n\n" + cards.item_text(tr, view, for_author=False),
+        head + "\n\n" + cards.item_text(tr, view, for_author=False),
         now,
         reply_markup=cards.review_keyboard(tr, view.id, view.status),
+        member_id=member_id,
         purpose="review_card",
         item_id=view.id,
     )
@@ -261,7 +265,7 @@ def reminder(
         if holder.telegram_id is None:
             continue
         tr = translator(lang_of(holder, default_lang))
-        if item.status == "needs_info":
+        if item.status == ItemStatus.NEEDS_INFO:
             text = tr._(
                 "⏰ The reviewers are still waiting for your answer about {number} «{title}».",
                 number=item.number,

@@ -69,16 +69,6 @@ async def _admin(update: Update, context: BotContext) -> Access | None:
     return None
 
 
-async def _show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
-    """Edit the panel in place after a button, or send it after a command or typed input."""
-    query = update.callback_query
-    if query is not None and query.message is not None:
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
-    elif update.effective_message:
-        await update.effective_message.reply_text(text, reply_markup=markup)
-
-
 def _button(label: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=data)
 
@@ -110,7 +100,9 @@ async def panel(update: Update, context: BotContext) -> None:
             ],
         ]
     )
-    await _show(update, tr._("<b>Administration</b>\nWhat would you like to manage?"), markup)
+    await context.show(
+        update, tr._("<b>Administration</b>\nWhat would you like to manage?"), markup
+    )
 
 
 # ---- units ---------------------------------------------------------------------------------
@@ -136,7 +128,7 @@ async def units_list(update: Update, context: BotContext) -> None:
             _button(tr.plain("« Back"), "ad:home"),
         ],
     )
-    await _show(update, tr._("<b>Units</b> (headcount in brackets)"), markup)
+    await context.show(update, tr._("<b>Units</b> (headcount in brackets)"), markup)
 
 
 async def unit_view(update: Update, context: BotContext, unit_id: int | None = None) -> None:
@@ -149,7 +141,7 @@ async def unit_view(update: Update, context: BotContext, unit_id: int | None = N
     unit = await units.get_unit(context.db, unit_id)
     tr = context.tr
     if unit is None:
-        await _show(update, error_text(tr, ServiceError("not_found")), None)
+        await context.show(update, error_text(tr, ServiceError("not_found")), None)
         return
     invite = await units.active_invite(context.db, unit.id)
     _, total = await units.members_of(context.db, unit.id, 0, 1)
@@ -178,7 +170,7 @@ async def unit_view(update: Update, context: BotContext, unit_id: int | None = N
             _button(tr.plain("« Units"), "ad:units:0"),
         ],
     ]
-    await _show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
+    await context.show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 
 
 async def unit_action(update: Update, context: BotContext) -> None:
@@ -242,7 +234,7 @@ async def _member_page(
         extra=[_button(tr.plain("« Back"), back)],
     )
     text = tr._("Members: {n}", n=total) if total else tr._("No members found.")
-    await _show(update, text, markup)
+    await context.show(update, text, markup)
 
 
 def _member_label(member: Member) -> str:
@@ -267,7 +259,7 @@ async def member_view(update: Update, context: BotContext, member_id: int | None
     member = await people.get(context.db, member_id)
     tr = context.tr
     if member is None:
-        await _show(update, error_text(tr, ServiceError("not_found")), None)
+        await context.show(update, error_text(tr, ServiceError("not_found")), None)
         return
     unit = await units.get_unit(context.db, member.unit_id) if member.unit_id else None
     assessed = await people.assessor_unit_ids(context.db, member.id)
@@ -311,7 +303,7 @@ async def member_view(update: Update, context: BotContext, member_id: int | None
             _button(tr.plain("« Back"), "ad:home"),
         ],
     ]
-    await _show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
+    await context.show(update, "\n".join(lines), InlineKeyboardMarkup(rows))
 
 
 async def member_role(update: Update, context: BotContext) -> None:
@@ -358,7 +350,9 @@ async def member_assessor_units(
         f"ad:m:{member_id}:as:",
         extra=[_button(context.tr.plain("« Back"), f"ad:m:{member_id}")],
     )
-    await _show(update, context.tr._("Tap a unit to make them its assessor, or to stop."), markup)
+    await context.show(
+        update, context.tr._("Tap a unit to make them its assessor, or to stop."), markup
+    )
 
 
 async def member_assessor_toggle(update: Update, context: BotContext) -> None:
@@ -423,7 +417,7 @@ async def pending_list(update: Update, context: BotContext) -> None:
         if waiting
         else tr._("Nobody is waiting for approval.")
     )
-    await _show(update, text, InlineKeyboardMarkup(rows))
+    await context.show(update, text, InlineKeyboardMarkup(rows))
 
 
 # ---- campaign --------------------------------------------------------------------------------
@@ -481,7 +475,7 @@ async def campaign_view(update: Update, context: BotContext) -> None:
         ],
         [_button(tr.plain("« Back"), "ad:home")],
     ]
-    await _show(update, _campaign_text(tr, campaign), InlineKeyboardMarkup(rows))
+    await context.show(update, _campaign_text(tr, campaign), InlineKeyboardMarkup(rows))
 
 
 async def categories_view(update: Update, context: BotContext) -> None:
@@ -506,7 +500,7 @@ async def categories_view(update: Update, context: BotContext) -> None:
     rows.append(
         [_button(tr.plain("➕ New category"), "ad:newcat"), _button(tr.plain("« Back"), "ad:camp")]
     )
-    await _show(
+    await context.show(
         update, tr._("<b>Categories</b>\nTap a name to rename it."), InlineKeyboardMarkup(rows)
     )
 
@@ -546,7 +540,7 @@ async def chats_view(update: Update, context: BotContext) -> None:
         "Tap a chat to stop posting to it.",
         n=len(chats),
     )
-    await _show(update, text, InlineKeyboardMarkup(rows))
+    await context.show(update, text, InlineKeyboardMarkup(rows))
 
 
 async def chat_off(update: Update, context: BotContext) -> None:

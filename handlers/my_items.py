@@ -8,6 +8,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import cards
 from bot.context import BotContext
+from bot.keyboards import page_count, page_nav
 from bot.menu import button_filter
 from bot.services import campaigns, figures, items
 from bot.services.errors import ServiceError
@@ -58,7 +59,7 @@ async def show_page(update: Update, context: BotContext, page: int = 0) -> None:
             )
         return
     total = await items.count_of(context.db, member.id)
-    pages = max(1, -(-total // items.MY_PAGE))
+    pages = page_count(total, items.MY_PAGE)
     page = min(max(page, 0), pages - 1)
     rows = await items.page_of(context.db, member.id, page)
     lines = await _header(context, total)
@@ -70,22 +71,8 @@ async def show_page(update: Update, context: BotContext, page: int = 0) -> None:
         [InlineKeyboardButton(f"🔎 {item.number}", callback_data=f"my:i:{item.id}:{page}")]
         for item in rows
     ]
-    nav = []
-    if page > 0:
-        nav.append(InlineKeyboardButton("◀", callback_data=f"my:p:{page - 1}"))
-    if pages > 1:
-        nav.append(InlineKeyboardButton(f"{page + 1}/{pages}", callback_data=f"my:p:{page}"))
-    if page < pages - 1:
-        nav.append(InlineKeyboardButton("▶", callback_data=f"my:p:{page + 1}"))
-    if nav:
-        buttons.append(nav)
-    markup = InlineKeyboardMarkup(buttons) if buttons else None
-    text = "\n".join(lines)
-    if query is not None:
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
-    elif update.effective_message:
-        await update.effective_message.reply_text(text, reply_markup=markup)
+    buttons += page_nav(page, pages, "my:p:")
+    await context.show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
 async def my_command(update: Update, context: BotContext) -> None:

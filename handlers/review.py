@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -21,20 +21,17 @@ from bot import cards
 from bot.amounts import AmountError, parse_amount
 from bot.context import BotContext
 from bot.conversation import conversation
-from bot.keyboards import paged_choices
+from bot.keyboards import page_count, page_nav, paged_choices
 from bot.menu import any_button, button_filter
 from bot.services import people, review, units
 from bot.services.errors import ServiceError
 from bot.texts import ACTIONS, GRADES, error_plain, error_text
-from storage.models import Grade
+from storage.models import Grade, MemberStatus
 
 TEXT, PANEL, AMOUNT, REWARD, UNIT = range(30, 35)
 PENDING = "review"
 END = ConversationHandler.END
 PAGE = 5
-
-TYPED = filters.TEXT & ~filters.COMMAND & ~any_button()
-PHOTO = filters.PHOTO | filters.Document.ALL
 
 
 def _(message: str) -> str:
@@ -66,16 +63,9 @@ async def _refuse(update: Update, context: BotContext, error: ServiceError) -> N
         await update.effective_message.reply_text(error_text(context.tr, error))
 
 
-async def _say(
-    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup | None = None
-) -> Message:
-    assert update.effective_chat
-    return await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
-
-
 def _member_id(context: BotContext) -> int | None:
     member = context.member
-    return member.id if member is not None and member.status == "active" else None
+    return member.id if member is not None and member.status == MemberStatus.ACTIVE else None
 
 
 async def pressed(update: Update, context: BotContext) -> int:
@@ -129,9 +119,8 @@ async def pressed(update: Update, context: BotContext) -> int:
             tr.plain("= {amount}", amount=cards.money(tr, certified)),
             callback_data=f"rvx:{item.id}:same",
         )
-        pending["prompt"] = await _say(
+        pending["prompt"] = await context.say(
             update,
-            context,
             tr._(
                 "Send the verified yearly saving of {number} (certified: {amount}), or tap the "
                 "button if it is the same.",
@@ -156,7 +145,7 @@ async def pressed(update: Update, context: BotContext) -> int:
             ]
         )
     pending["files"] = []
-    prompt = await _say(update, context, tr._(PROMPTS[action], number=item.number), markup)
+    prompt = await context.say(update, tr._(PROMPTS[action], number=item.number), markup)
     if markup is not None:
         pending["prompt"] = prompt.message_id
     return TEXT
@@ -182,7 +171,7 @@ async def answer_pressed(update: Update, context: BotContext) -> int:
     number = checked.item.number
     context.user_data[PENDING] = {"item": item_id, "number": number, "action": "answer"}
     prompt = PROMPTS["answer"]
-    await _say(update, context, context.tr._(prompt, number=number))
+    await context.say(update, context.tr._(prompt, number=number))
     return TEXT
 
 
@@ -228,9 +217,8 @@ async def _decide(update: Update, context: BotContext, pending: dict[str, Any], 
             update.effective_chat.id, int(pending["prompt"]), reply_markup=None
         )
     what = tr.plain(ACTIONS.get(pending["action"], ACTIONS["submit"]))
-    await _say(
+    await context.say(
         update,
-        context,
         tr._(
             "Done: {number}: {action}. The author is told.",
             number=decision.item.number,
@@ -328,7 +316,7 @@ async def _panel(update: Update, context: BotContext, pending: dict[str, Any]) -
         await query.answer()
         await query.edit_message_text(text, reply_markup=markup)
     else:
-        await _say(update, context, text, markup)
+        await context.say(update, text, markup)
     return PANEL
 
 
@@ -355,12 +343,12 @@ async def panel_pressed(update: Update, context: BotContext) -> int | None:
     if choice == "amt":
         await query.answer()
         await query.edit_message_reply_markup(None)  # a fresh panel follows the amount
-        await _say(update, context, tr._("Send the certified yearly saving in yuan."))
+        await context.say(update, tr._("Send the certified yearly saving in yuan."))
         return AMOUNT
     if choice == "rew":
         await query.answer()
         await query.edit_message_reply_markup(None)
-        await _say(update, context, tr._("Send the reward in yuan (0 for none)."))
+        await context.say(update, tr._("Send the reward in yuan (0 for none)."))
         return REWARD
     if choice == "cancel":
         return await cancel(update, context)
@@ -438,7 +426,7 @@ async def _ask_unit(update: Update, context: BotContext, pending: dict[str, Any]
         await query.answer()
         await query.edit_message_text(text, reply_markup=markup)
     else:
-        await _say(update, context, text, markup)
+        await context.say(update, text, markup)
     return UNIT
 
 
@@ -460,7 +448,7 @@ async def cancel(update: Update, context: BotContext) -> int:
         context.user_data.pop(PENDING, None)
     if update.callback_query is not None:
         await update.callback_query.answer()
-    await _say(update, context, context.tr._("Cancelled: nothing was decided."))
+    await context.say(update, context.tr._("Cancelled: nothing was decided."))
     return END
 
 
@@ -510,21 +498,8 @@ async def waiting(update: Update, context: BotContext, page: int = 0) -> None:
         buttons.append(
             [InlineKeyboardButton(f"📂 {item.number}", callback_data=f"rv:{item.id}:open")]
         )
-    pages = max(1, -(-total // PAGE))
-    nav = []
-    if page > 0:
-        nav.append(InlineKeyboardButton("◀", callback_data=f"rvl:{page - 1}"))
-    if page < pages - 1:
-        nav.append(InlineKeyboardButton("▶", callback_data=f"rvl:{page + 1}"))
-    if nav:
-        buttons.append(nav)
-    markup = InlineKeyboardMarkup(buttons) if buttons else None
-    query = update.callback_query
-    if query is not None:
-        await query.answer()
-        await query.edit_message_text("\n".join(lines), reply_markup=markup)
-    elif update.effective_message:
-        await update.effective_message.reply_text("\n".join(lines), reply_markup=markup)
+    buttons += page_nav(page, page_count(total, PAGE), "rvl:")
+    await context.show(update, "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
 
 
 async def review_command(update: Update, context: BotContext) -> None:
@@ -536,11 +511,6 @@ async def review_page(update: Update, context: BotContext) -> None:
     await waiting(update, context, int(update.callback_query.data.split(":")[1]))
 
 
-def limits(context: BotContext) -> review.Limits:
-    s = context.settings
-    return review.Limits(s.first_review_days, s.committee_days, s.implementation_days)
-
-
 async def overdue_command(update: Update, context: BotContext) -> None:
     """/overdue (office): everything overdue, by stage and unit."""
     assert update.effective_message
@@ -549,7 +519,9 @@ async def overdue_command(update: Update, context: BotContext) -> None:
     if not access.is_admin:
         await _refuse(update, context, ServiceError("forbidden"))
         return
-    rows = await review.overdue(context.db, limits(context), context.state.clock.now())
+    rows = await review.overdue(
+        context.db, review.Limits.of(context.settings), context.state.clock.now()
+    )
     lines = [tr._("⏰ <b>Overdue</b>")]
     if not rows:
         lines.append(tr._("Nothing is overdue."))
@@ -565,6 +537,8 @@ async def overdue_command(update: Update, context: BotContext) -> None:
 def register(app: Application) -> None:
     """Decisions are one persistent conversation per reviewer; lists are plain commands."""
     private = filters.ChatType.PRIVATE
+    typed = filters.TEXT & ~filters.COMMAND & ~any_button()
+    photo = filters.PHOTO | filters.Document.ALL
     deciding = conversation(
         name="review",
         persistent=True,
@@ -574,16 +548,16 @@ def register(app: Application) -> None:
         ],
         states={
             TEXT: [
-                MessageHandler(TYPED, text_given),
-                MessageHandler(PHOTO, photo_given),
+                MessageHandler(typed, text_given),
+                MessageHandler(photo, photo_given),
                 CallbackQueryHandler(bare_implemented, pattern=r"^rvx:\d+:bare$"),
             ],
             PANEL: [CallbackQueryHandler(panel_pressed, pattern=r"^rvx:\d+:")],
             AMOUNT: [
-                MessageHandler(TYPED, amount_given),
+                MessageHandler(typed, amount_given),
                 CallbackQueryHandler(same_as_certified, pattern=r"^rvx:\d+:same$"),
             ],
-            REWARD: [MessageHandler(TYPED, reward_given)],
+            REWARD: [MessageHandler(typed, reward_given)],
             UNIT: [CallbackQueryHandler(unit_pressed, pattern=r"^rvx:\d+:(unit|upage):\d+$")],
         },
         fallbacks=[

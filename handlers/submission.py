@@ -52,10 +52,6 @@ END = ConversationHandler.END
 Draft = dict[str, Any]
 Step = Callable[[Update, BotContext, Draft], Awaitable[int | None]]
 
-# Input a step takes: text that is neither a command nor a main-menu button.
-TEXT = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND & ~any_button()
-FILE = filters.ChatType.PRIVATE & (filters.PHOTO | filters.Document.ALL | filters.VOICE)
-
 
 def _cb(draft: Draft, *parts: object) -> str:
     """Callback data of a draft's button: `it:<draft key>:<action>[:<argument>]`."""
@@ -64,13 +60,6 @@ def _cb(draft: Draft, *parts: object) -> str:
 
 def _is_idea(draft: Draft) -> bool:
     return bool(draft["kind"] == ItemKind.IDEA)
-
-
-async def _say(
-    update: Update, context: BotContext, text: str, markup: InlineKeyboardMarkup | None = None
-) -> Message:
-    assert update.effective_chat
-    return await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
 
 
 async def _close_buttons(update: Update) -> None:
@@ -108,7 +97,7 @@ def guarded(step: Step) -> Callable[[Update, BotContext], Coroutine[Any, Any, in
             if query is not None:
                 await query.answer(tr.plain("This button is no longer valid."), show_alert=True)
             if query is None or draft is not None:
-                await _say(update, context, text)
+                await context.say(update, text)
             return END
         if query is not None and query.data and query.data.split(":")[1] != draft["key"]:
             await query.answer(tr.plain("This button is no longer valid."), show_alert=True)
@@ -239,7 +228,7 @@ async def ask_category(update: Update, context: BotContext, draft: Draft) -> int
         for c in categories
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    await _say(update, context, tr._("Which kind of idea is it?"), InlineKeyboardMarkup(rows))
+    await context.say(update, tr._("Which kind of idea is it?"), InlineKeyboardMarkup(rows))
     return CATEGORY
 
 
@@ -255,14 +244,13 @@ async def ask_title(update: Update, context: BotContext, draft: Draft) -> int:
             "What is being wasted? Say it in one sentence (at most {limit} characters).",
             limit=items.MAX_TITLE,
         )
-    await _say(update, context, text)
+    await context.say(update, text)
     return TITLE
 
 
 async def ask_body(update: Update, context: BotContext, draft: Draft) -> int:
-    await _say(
+    await context.say(
         update,
-        context,
         context.tr._(
             "Describe the idea: what to change and how it saves money (at most {limit} "
             "characters). You can also send a voice message.",
@@ -275,18 +263,16 @@ async def ask_body(update: Update, context: BotContext, draft: Draft) -> int:
 async def ask_amount(update: Update, context: BotContext, draft: Draft) -> int:
     tr = context.tr
     if _is_idea(draft):
-        await _say(
+        await context.say(
             update,
-            context,
             tr._(
                 "How much could it save per year, in yuan? For example: 15000, 1.5万 or 一万五千."
             ),
         )
     else:
         skip = InlineKeyboardButton(tr.plain("⏭ I don't know"), callback_data=_cb(draft, "skip"))
-        await _say(
+        await context.say(
             update,
-            context,
             tr._("Roughly how much is lost per year, in yuan? For example: 2000 or 2千."),
             InlineKeyboardMarkup([[skip]]),
         )
@@ -315,14 +301,13 @@ async def ask_unit(update: Update, context: BotContext, draft: Draft, page: int 
         await query.answer()
         await query.edit_message_text(text, reply_markup=markup)
     else:
-        await _say(update, context, text, markup)
+        await context.say(update, text, markup)
     return UNIT
 
 
 async def ask_place(update: Update, context: BotContext, draft: Draft) -> int:
-    await _say(
+    await context.say(
         update,
-        context,
         context.tr._(
             "Where exactly? For example: pump room 3, assembly line 2 "
             "(at most {limit} characters).",
@@ -351,7 +336,7 @@ async def ask_files(update: Update, context: BotContext, draft: Draft) -> int:
             "A photo of the waste helps most. Send photos now, then tap the button when you are "
             "finished."
         )
-    await _say(update, context, text, _files_markup(draft, context))
+    await context.say(update, text, _files_markup(draft, context))
     return FILES
 
 
@@ -379,9 +364,8 @@ async def _co_author_markup(
 
 
 async def ask_coauthors(update: Update, context: BotContext, draft: Draft) -> int:
-    await _say(
+    await context.say(
         update,
-        context,
         context.tr._(
             "Did colleagues work on this with you? Type part of a co-author's name to find them, "
             "or tap Done."
@@ -407,9 +391,8 @@ async def ask_anonymous(update: Update, context: BotContext, draft: Draft) -> in
             ],
         ]
     )
-    await _say(
+    await context.say(
         update,
-        context,
         tr._(
             "Do you want to stay anonymous? Then nobody, not even the reviewers, sees who "
             "reported it; you still get every reply."
@@ -463,7 +446,7 @@ async def title_typed(update: Update, context: BotContext, draft: Draft) -> int 
     try:
         items.check_text(title, "")
     except ServiceError as exc:
-        await _say(update, context, error_text(context.tr, exc))
+        await context.say(update, error_text(context.tr, exc))
         return None
     draft["title"] = title
     return await _next(update, context, draft, "title")
@@ -475,7 +458,7 @@ async def body_typed(update: Update, context: BotContext, draft: Draft) -> int |
     try:
         items.check_text("-", body)
     except ServiceError as exc:
-        await _say(update, context, error_text(context.tr, exc))
+        await context.say(update, error_text(context.tr, exc))
         return None
     draft["body"] = body
     return await _next(update, context, draft, "body")
@@ -505,7 +488,7 @@ async def body_voice(update: Update, context: BotContext, draft: Draft) -> int |
     if attachment is None or len(draft["files"]) >= MAX_FILES:
         return await ask_body(update, context, draft)
     draft["files"].append(attachment)
-    await _say(update, context, context.tr._("🎤 Voice message kept with the idea."))
+    await context.say(update, context.tr._("🎤 Voice message kept with the idea."))
     return await _next(update, context, draft, "body")
 
 
@@ -531,12 +514,11 @@ async def amount_typed(update: Update, context: BotContext, draft: Draft) -> int
     try:
         amount = parse_amount(_text(update))
     except AmountError as exc:
-        await _say(update, context, _amount_problem(context, exc))
+        await context.say(update, _amount_problem(context, exc))
         return None
     draft["claimed"] = str(amount)
-    await _say(
+    await context.say(
         update,
-        context,
         context.tr._("Amount: <b>{amount}</b>", amount=cards.money(context.tr, amount)),
     )
     return await _next(update, context, draft, "amount")
@@ -576,9 +558,8 @@ async def place_typed(update: Update, context: BotContext, draft: Draft) -> int 
     if not place:
         return await ask_place(update, context, draft)
     if len(place) > MAX_PLACE:
-        await _say(
+        await context.say(
             update,
-            context,
             context.tr._(
                 "That is too long: at most {limit} characters. Please send it again.",
                 limit=MAX_PLACE,
@@ -597,17 +578,15 @@ async def file_received(update: Update, context: BotContext, draft: Draft) -> in
     if attachment is None:
         return None
     if len(draft["files"]) >= MAX_FILES:
-        await _say(
+        await context.say(
             update,
-            context,
             tr._("That is the most one item can carry ({limit} files).", limit=MAX_FILES),
             _files_markup(draft, context),
         )
         return None
     draft["files"].append(attachment)
-    await _say(
+    await context.say(
         update,
-        context,
         tr.n_(
             "📎 {n} file received. Send more, or tap the button.",
             "📎 {n} files received. Send more, or tap the button.",
@@ -627,9 +606,8 @@ async def step_done(update: Update, context: BotContext, draft: Draft) -> int | 
 
 @guarded
 async def text_instead_of_file(update: Update, context: BotContext, draft: Draft) -> int | None:
-    await _say(
+    await context.say(
         update,
-        context,
         context.tr._("Please send a photo or a file, or tap the button."),
         _files_markup(draft, context),
     )
@@ -655,7 +633,7 @@ async def co_author_search(update: Update, context: BotContext, draft: Draft) ->
         )
     else:
         text = tr._("Tap the co-author to add:")
-    await _say(update, context, text, await _co_author_markup(context, draft, matches))
+    await context.say(update, text, await _co_author_markup(context, draft, matches))
     return None
 
 
@@ -805,9 +783,7 @@ def _summary_markup(context: BotContext, draft: Draft) -> InlineKeyboardMarkup:
 async def _summary(update: Update, context: BotContext, draft: Draft) -> int:
     draft["editing"] = False
     draft["step"] = "summary"
-    await _say(
-        update, context, await _summary_text(context, draft), _summary_markup(context, draft)
-    )
+    await context.say(update, await _summary_text(context, draft), _summary_markup(context, draft))
     return SUMMARY
 
 
@@ -860,7 +836,7 @@ async def submit(update: Update, context: BotContext, draft: Draft) -> int | Non
         )
     except ServiceError as exc:
         await query.answer()
-        await _say(update, context, error_text(context.tr, exc))
+        await context.say(update, error_text(context.tr, exc))
         if exc.code == "unit_gone":
             draft["editing"] = True
             return await _ask(update, context, draft, "unit")
@@ -896,7 +872,7 @@ async def submit(update: Update, context: BotContext, draft: Draft) -> int | Non
         if item.anonymous:
             text += "\n" + tr._("Your name is shown to nobody.")
     access = await people.access_of(context.db, context.member)
-    await _say(update, context, text)
+    await context.say(update, text)
     await context.bot.send_message(
         query.message.chat.id if query.message else context.member.telegram_id or 0,
         tr._("What next?"),
@@ -977,6 +953,9 @@ def _buttons(pattern: str, callback: Callable[..., Any]) -> CallbackQueryHandler
 def register(app: Application) -> None:
     """One persistent conversation for both kinds: each state is one question."""
     private = filters.ChatType.PRIVATE
+    # Input a step takes: text that is neither a command nor a main-menu button.
+    typed = private & filters.TEXT & ~filters.COMMAND & ~any_button()
+    sent_file = private & (filters.PHOTO | filters.Document.ALL | filters.VOICE)
     entry_points = [
         CommandHandler("idea", start_idea, filters=private),
         CommandHandler("waste", start_waste, filters=private),
@@ -991,21 +970,21 @@ def register(app: Application) -> None:
         states={
             RESUME: [_buttons("resume", resume), _buttons(r"new:\w+", restart)],
             CATEGORY: [_buttons(r"cat:\d+", category_chosen)],
-            TITLE: [MessageHandler(TEXT, title_typed)],
+            TITLE: [MessageHandler(typed, title_typed)],
             BODY: [
-                MessageHandler(TEXT, body_typed),
+                MessageHandler(typed, body_typed),
                 MessageHandler(private & filters.VOICE, body_voice),
             ],
-            AMOUNT: [MessageHandler(TEXT, amount_typed), _buttons("skip", amount_skipped)],
+            AMOUNT: [MessageHandler(typed, amount_typed), _buttons("skip", amount_skipped)],
             UNIT: [_buttons(r"unit:\d+", unit_chosen), _buttons(r"upage:\d+", unit_page)],
-            PLACE: [MessageHandler(TEXT, place_typed)],
+            PLACE: [MessageHandler(typed, place_typed)],
             FILES: [
-                MessageHandler(FILE, file_received),
+                MessageHandler(sent_file, file_received),
                 done,
-                MessageHandler(TEXT, text_instead_of_file),
+                MessageHandler(typed, text_instead_of_file),
             ],
             COAUTHORS: [
-                MessageHandler(TEXT, co_author_search),
+                MessageHandler(typed, co_author_search),
                 _buttons(r"co:\d+", co_author_added),
                 _buttons(r"unco:\d+", co_author_removed),
                 done,

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
+from bot.config import Settings
 from bot.services.errors import ServiceError
 from bot.services.items import add_attachments, reviewers_for
 from storage.db import Database
@@ -24,7 +25,6 @@ from storage.models import (
     Item,
     ItemAuthor,
     ItemEvent,
-    ItemKind,
     ItemStatus,
     Member,
     MemberStatus,
@@ -159,13 +159,18 @@ async def _checked(
     session: AsyncSession, item_id: int, member_id: int, rule: Rule, tz: ZoneInfo
 ) -> tuple[Item, Actor]:
     """The item and the actor, once the actor may take the decision on it now."""
+    item, actor, is_author = await _load(session, item_id, member_id)
+    await _permitted(session, actor, rule, item, is_author, tz)
+    return item, actor
+
+
+async def _load(session: AsyncSession, item_id: int, member_id: int) -> tuple[Item, Actor, bool]:
+    """The item, the member as an actor, and whether they are one of its authors."""
     item = await session.get(Item, item_id)
     if item is None:
         raise ServiceError("not_found")
     actor = await _actor(session, member_id)
-    is_author = await _is_author(session, item_id, member_id)
-    await _permitted(session, actor, rule, item, is_author, tz)
-    return item, actor
+    return item, actor, await _is_author(session, item_id, member_id)
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,7 @@ async def decide(
         elif action == "verify":
             if amount is None or amount < 0:
                 raise ServiceError("amount_required")
-            values.update(verified_amount=amount, verified_at=now, closed_at=now)
+            values.update(verified_amount=amount, verified_at=now)
             event_amount = amount
         elif action == "implement":
             values["implemented_at"] = now
@@ -436,17 +441,13 @@ async def open_card(
 ) -> None:
     """Send a fresh review card to a reviewer who may decide the item's current stage."""
     async with db.write() as session:
-        item = await session.get(Item, item_id)
-        if item is None:
-            raise ServiceError("not_found")
-        actor = await _actor(session, member_id)
-        is_author = await _is_author(session, item_id, member_id)
+        item, actor, is_author = await _load(session, item_id, member_id)
         allowed = [
             rule
             for name, rule in RULES.items()
-            if name != "answer" and item.status in rule.sources and actor.may(rule, item, False)
+            if name != "answer" and item.status in rule.sources and actor.may(rule, item, is_author)
         ]
-        if not allowed or is_author:
+        if not allowed:
             if item.status not in OPEN or item.status == S.NEEDS_INFO:
                 raise await _already(session, item, tz)
             raise ServiceError("forbidden")
@@ -464,9 +465,17 @@ async def open_card(
 
 @dataclass(frozen=True)
 class Limits:
+    """Days an item may wait at each stage before its holders are reminded."""
+
     first_review: int
     committee: int
     implementation: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.first_review_days, settings.committee_days, settings.implementation_days
+        )
 
     def days(self, status: str) -> int:
         if status in (S.COMMITTEE, S.IMPLEMENTED):
@@ -579,7 +588,3 @@ async def send_reminders(db: Database, limits: Limits, now: datetime, default_la
                 notify.reminder(session, holders, item, days, default_lang, now)
                 reminded += 1
     return reminded
-
-
-def is_idea(item: Item) -> bool:
-    return item.kind == ItemKind.IDEA
