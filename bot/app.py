@@ -16,8 +16,9 @@ from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
+from bot.services import posts
 from bot.services import review as review_service
-from handlers import admin, common, my_items, registration, review, submission
+from handlers import admin, common, my_items, registration, reports, review, submission
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ AFTER_ALL = 1000
 OUTBOX_INTERVAL = 3.0
 DRAFT_SWEEP = 900.0  # seconds between looks for idle drafts
 REMINDER_SWEEP = 3600.0  # overdue items are looked for hourly; each is reminded once a day
+CATCH_UP_DELAY = 30.0  # seconds after start: posts missed while down (within the grace window)
 
 BotApplication = Application[Any, BotContext, Any, Any, AppState, Any]
 
@@ -64,7 +66,7 @@ def build_application(
     state.settings = settings
     state.db = db
     state.clock = clock
-    state.outbox = OutboxSender(state.db, state.clock)
+    state.outbox = OutboxSender(state.db, state.clock, settings.default_language)
 
     # Order matters: group -1 loads the member for every update before any feature sees it.
     common.register_first(app)
@@ -73,6 +75,7 @@ def build_application(
     my_items.register(app)
     review.register(app)
     admin.register(app)
+    reports.register(app)
     common.register_last(app)
     app.add_handler(TypeHandler(Update, _after_update), group=AFTER_ALL)
     if app.job_queue is not None:
@@ -81,7 +84,52 @@ def build_application(
         app.job_queue.run_repeating(
             _reminders_job, interval=REMINDER_SWEEP, first=120, name="reminders"
         )
+        schedule_posts(app, settings)
     return app
+
+
+# PTB's run_daily numbers the days from Sunday = 0.
+PTB_DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+
+
+def schedule_posts(app: BotApplication, s: Settings) -> None:
+    """The weekly bulletin, the monthly assessment, and on the first day of each quarter the
+    ranking (and the half-year and year summaries); a catch-up look shortly after start.
+    Every job posts whatever is due (`posts.run_due`): claims make each post go out once."""
+    jq = app.job_queue
+    assert jq is not None
+    tz = s.tzinfo
+    jq.run_daily(
+        _posts_job,
+        time=s.bulletin_time.replace(tzinfo=tz),
+        days=(PTB_DAYS[s.bulletin_day],),
+        name="post:weekly",
+    )
+    jq.run_monthly(
+        _posts_job,
+        when=s.assessment_time.replace(tzinfo=tz),
+        day=s.assessment_day,
+        name="post:monthly",
+    )
+    jq.run_custom(
+        _posts_job,
+        job_kwargs={
+            "trigger": "cron",
+            "month": "1,4,7,10",
+            "day": 1,
+            "hour": s.ranking_time.hour,
+            "minute": s.ranking_time.minute,
+            "timezone": tz,
+        },
+        name="post:quarterly",
+    )
+    jq.run_once(_posts_job, when=CATCH_UP_DELAY, name="post:catch-up")
+
+
+async def _posts_job(context: BotContext) -> None:
+    state = context.bot_data
+    if await posts.run_due(state.db, state.settings, state.clock.now()):
+        await state.outbox.flush(context.bot)
 
 
 async def _after_update(update: Update, context: BotContext) -> None:

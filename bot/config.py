@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DB_PATH = Path("data") / "savings.db"
@@ -51,6 +52,24 @@ class Settings(BaseSettings):
     # Optional: a group chat of the review committee that also gets the committee's cards.
     committee_chat_id: int = 0
 
+    # Scheduled posts to the announcement chats, in TIMEZONE: the weekly bulletin (for the last
+    # week), the monthly assessment (for the last month) and, on the first day of each quarter,
+    # the quarterly ranking (with the half-year summary on 1 July and the year's on 1 January).
+    bulletin_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    bulletin_time: time = time(9, 0)
+    assessment_day: int = Field(default=1, ge=1, le=28)
+    assessment_time: time = time(9, 0)
+    ranking_time: time = time(9, 0)
+    # A post missed while the bot was down goes out on start within this many hours, else never.
+    post_grace_hours: int = Field(default=24, ge=0)
+    # The monthly assessment's 100 points: savings per head against the month's share of the
+    # target, participation, approval rate, and open waste reports (each costs WASTE_PENALTY).
+    score_savings: int = Field(default=40, ge=0)
+    score_participation: int = Field(default=30, ge=0)
+    score_approval: int = Field(default=20, ge=0)
+    score_waste: int = Field(default=10, ge=0)
+    waste_penalty: int = Field(default=2, ge=0)
+
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -78,6 +97,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.strip().lower().split("_")[0].split("-")[0]
         return value
+
+    @model_validator(mode="after")
+    def _scores_add_up(self) -> Settings:
+        parts = (
+            self.score_savings,
+            self.score_participation,
+            self.score_approval,
+            self.score_waste,
+        )
+        if sum(parts) != 100:
+            raise ValueError(
+                "SCORE_SAVINGS + SCORE_PARTICIPATION + SCORE_APPROVAL + SCORE_WASTE must be 100"
+            )
+        return self
 
     def token_is_usable(self) -> bool:
         """True when the token looks like one @BotFather hands out."""

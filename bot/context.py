@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
 from bot.sender import OutboxSender
+from bot.services.errors import ServiceError
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -58,6 +59,15 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
             await query.edit_message_text(text, reply_markup=markup)
         elif update.effective_message:
             await update.effective_message.reply_text(text, reply_markup=markup)
+
+    async def refuse(self, update: Update, error: ServiceError) -> None:
+        """Answer a press with an alert, or a message with a reply: the refusal in words."""
+        from bot.texts import error_plain, error_text
+
+        if update.callback_query is not None:
+            await update.callback_query.answer(error_plain(self.tr, error), show_alert=True)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(error_text(self.tr, error))
 
     @property
     def state(self) -> AppState:

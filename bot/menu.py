@@ -27,6 +27,8 @@ ENTRIES: list[Entry] = [
     Entry("idea", _("💡 Submit an idea"), "member"),
     Entry("waste", _("🚯 Report waste"), "member"),
     Entry("my", _("📋 My items"), "member"),
+    Entry("progress", _("📈 Progress"), "member"),
+    Entry("rank", _("🏆 Rankings"), "member"),
     Entry("review", _("📥 To review"), "reviewer"),
     Entry("help", _("❓ Help"), "member"),
     Entry("language", _("🌐 Language"), "member"),

@@ -60,6 +60,22 @@ def join_request(
         )
 
 
+def chat_removed(
+    session: AsyncSession, admins: list[Member], title: str, default_lang: str, now: datetime
+) -> None:
+    """Tell the office that a group stopped receiving posts (the bot was removed from it)."""
+    for admin in admins:
+        if admin.telegram_id is None:
+            continue
+        tr = translator(lang_of(admin, default_lang))
+        text = tr._(
+            "I was removed from the group <b>{title}</b> and stopped posting there. To resume, "
+            "add me again and send /announce_here in the group.",
+            title=title,
+        )
+        enqueue(session, admin.telegram_id, text, now, member_id=admin.id, purpose="chat_removed")
+
+
 def join_decided(
     session: AsyncSession, applicant: Member, approved: bool, default_lang: str, now: datetime
 ) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -28,9 +29,11 @@ from telegram import (
 from telegram._utils.types import ReplyMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot import notify
 from bot.clock import Clock
+from bot.services.people import admins_in
 from storage.db import Database
-from storage.models import AnnouncementChat, Member, OutboxMessage
+from storage.models import AnnouncementChat, Blob, Member, OutboxMessage, ScheduledPost
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ METHODS = {
     "editMessageCaption": "edit_message_caption",
     "editMessageReplyMarkup": "edit_message_reply_markup",
 }
+# Parameters that may hold {"blob": id}: a file the bot made, kept in the database until sent.
+FILE_PARAMETERS = ("photo", "document")
 BATCH = 50
 MAX_ATTEMPTS = 8
 # A row claimed by a process that then died is taken up again after this long.
@@ -64,9 +69,10 @@ def _markup(data: dict[str, Any]) -> ReplyMarkup | None:
 class OutboxSender:
     """Sends pending outbox rows; one flush at a time per process, claims guard the rest."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, default_lang: str = "zh") -> None:
         self.db = db
         self.clock = clock
+        self.default_lang = default_lang
         self._lock = asyncio.Lock()
         self._again = False
 
@@ -157,6 +163,9 @@ class OutboxSender:
         kwargs["chat_id"] = row.chat_id
         if "reply_markup" in kwargs:
             kwargs["reply_markup"] = _markup(kwargs["reply_markup"])
+        for key in FILE_PARAMETERS:
+            if isinstance(kwargs.get(key), dict) and "blob" in kwargs[key]:
+                kwargs[key] = await self._blob(kwargs[key]["blob"])
         now = self.clock.now()
         try:
             result = await getattr(bot, METHODS[row.method])(**kwargs)
@@ -199,6 +208,14 @@ class OutboxSender:
         await self._finish(row.id, status="sent", sent_at=now, message_id=message_id, error=None)
         return True
 
+    async def _blob(self, blob_id: int) -> InputFile:
+        """A file the bot made, uploaded from the database."""
+        async with self.db.read() as session:
+            blob = await session.get(Blob, blob_id)
+        if blob is None:
+            raise BadRequest("the file to send is gone")
+        return InputFile(blob.data, filename=blob.name)
+
     async def _migrate(self, old_chat_id: int, new_chat_id: int) -> None:
         async with self.db.write() as session:
             await session.execute(
@@ -214,6 +231,12 @@ class OutboxSender:
                 .where(AnnouncementChat.chat_id == old_chat_id)
                 .values(chat_id=new_chat_id)
             )
+            # Claims follow the chat, so a post it already had is not sent again.
+            await session.execute(
+                update(ScheduledPost)
+                .where(ScheduledPost.chat_id == old_chat_id)
+                .values(chat_id=new_chat_id)
+            )
 
     async def _unreachable(self, row: OutboxMessage, error: str, now: datetime) -> None:
         async with self.db.write() as session:
@@ -226,9 +249,20 @@ class OutboxSender:
                 await session.execute(
                     update(Member).where(Member.telegram_id == row.chat_id).values(unreachable=True)
                 )
-            else:
-                await session.execute(
-                    update(AnnouncementChat)
-                    .where(AnnouncementChat.chat_id == row.chat_id)
-                    .values(active=False)
+                return
+            chat = await session.scalar(
+                select(AnnouncementChat).where(
+                    AnnouncementChat.chat_id == row.chat_id, AnnouncementChat.active.is_(True)
                 )
+            )
+            # The rest of this chat's messages cannot arrive either.
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.chat_id == row.chat_id, OutboxMessage.status == "pending")
+                .values(status="undeliverable", error=error)
+            )
+            if chat is not None:
+                chat.active = False
+                admins = await admins_in(session)
+                notify.chat_removed(session, admins, chat.title, self.default_lang, now)
+                self._again = True  # tell the office in this flush

@@ -31,6 +31,9 @@ ERRORS: dict[str, str] = {
     "reason_too_long": _("That is too long: at most {limit} characters. Please send it again."),
     "amount_required": _("Please send an amount greater than zero."),
     "bad_role": _("Unknown role."),
+    "no_campaign": _(
+        "There is no active campaign yet: the campaign office sets it up under Administration."
+    ),
     "member_inactive": _("This member is not active."),
     "cannot_revoke_self": _("You cannot take your own admin role away."),
     "cannot_deactivate_self": _("You cannot deactivate yourself."),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import cards
+from bot import bulletins, cards
 from bot.context import BotContext
 from bot.keyboards import page_count, page_nav
 from bot.menu import button_filter
@@ -27,21 +27,7 @@ async def _header(context: BotContext, total_items: int) -> list[str]:
     lines.append(
         tr._("My certified savings: <b>{amount}</b>", amount=cards.money(tr, standing.total))
     )
-    if standing.unit_size:
-        lines.append(
-            tr._(
-                "Rank in my unit: {rank} of {size}",
-                rank=standing.unit_rank,
-                size=standing.unit_size,
-            )
-        )
-    lines.append(
-        tr._(
-            "Rank in the plant: {rank} of {size}",
-            rank=standing.plant_rank,
-            size=standing.plant_size,
-        )
-    )
+    lines += bulletins.standing_lines(tr, standing)
     return lines
 
 

@@ -25,7 +25,7 @@ from bot.keyboards import page_count, page_nav, paged_choices
 from bot.menu import any_button, button_filter
 from bot.services import people, review, units
 from bot.services.errors import ServiceError
-from bot.texts import ACTIONS, GRADES, error_plain, error_text
+from bot.texts import ACTIONS, GRADES
 from storage.models import Grade, MemberStatus
 
 TEXT, PANEL, AMOUNT, REWARD, UNIT = range(30, 35)
@@ -52,15 +52,14 @@ PROMPTS = {
 }
 
 
-def _pending(context: BotContext) -> dict[str, Any] | None:
-    return context.user_data.get(PENDING) if context.user_data is not None else None
+def _key(update: Update) -> str:
+    """A decision in progress belongs to the chat it was started in (a committee member may
+    decide in the committee group and in the private chat at the same time)."""
+    return f"{PENDING}:{update.effective_chat.id}" if update.effective_chat else PENDING
 
 
-async def _refuse(update: Update, context: BotContext, error: ServiceError) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer(error_plain(context.tr, error), show_alert=True)
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(error_text(context.tr, error))
+def _pending(update: Update, context: BotContext) -> dict[str, Any] | None:
+    return context.user_data.get(_key(update)) if context.user_data is not None else None
 
 
 def _member_id(context: BotContext) -> int | None:
@@ -75,7 +74,7 @@ async def pressed(update: Update, context: BotContext) -> int:
     _rv, item_id, code = query.data.split(":")
     member_id = _member_id(context)
     if member_id is None:
-        await _refuse(update, context, ServiceError("forbidden"))
+        await context.refuse(update, ServiceError("forbidden"))
         return END
     if code == "open":
         try:
@@ -88,7 +87,7 @@ async def pressed(update: Update, context: BotContext) -> int:
                 context.settings.default_language,
             )
         except ServiceError as exc:
-            await _refuse(update, context, exc)
+            await context.refuse(update, exc)
             return END
         context.outbox_dirty = True
         await query.answer()
@@ -99,11 +98,11 @@ async def pressed(update: Update, context: BotContext) -> int:
             context.db, int(item_id), member_id, action, context.settings.tzinfo
         )
     except ServiceError as exc:
-        await _refuse(update, context, exc)
+        await context.refuse(update, exc)
         return END
     item = checked.item
     pending: dict[str, Any] = {"item": item.id, "number": item.number, "action": action}
-    context.user_data[PENDING] = pending
+    context.user_data[_key(update)] = pending
     tr = context.tr
     if action == "acknowledge":
         return await _decide(update, context, pending)
@@ -158,18 +157,18 @@ async def answer_pressed(update: Update, context: BotContext) -> int:
     item_id = int(query.data.split(":")[1])
     member_id = _member_id(context)
     if member_id is None:
-        await _refuse(update, context, ServiceError("forbidden"))
+        await context.refuse(update, ServiceError("forbidden"))
         return END
     try:
         checked = await review.check(
             context.db, item_id, member_id, "answer", context.settings.tzinfo
         )
     except ServiceError as exc:
-        await _refuse(update, context, exc)
+        await context.refuse(update, exc)
         return END
     await query.answer()
     number = checked.item.number
-    context.user_data[PENDING] = {"item": item_id, "number": number, "action": "answer"}
+    context.user_data[_key(update)] = {"item": item_id, "number": number, "action": "answer"}
     prompt = PROMPTS["answer"]
     await context.say(update, context.tr._(prompt, number=number))
     return TEXT
@@ -180,7 +179,7 @@ async def _decide(update: Update, context: BotContext, pending: dict[str, Any], 
     tr = context.tr
     member_id = _member_id(context)
     if member_id is None:
-        await _refuse(update, context, ServiceError("forbidden"))
+        await context.refuse(update, ServiceError("forbidden"))
         return END
     try:
         decision = await review.decide(
@@ -197,15 +196,15 @@ async def _decide(update: Update, context: BotContext, pending: dict[str, Any], 
         )
     except ServiceError as exc:
         if exc.code in ("reason_required", "reason_too_long", "amount_required"):
-            await _refuse(update, context, exc)
+            await context.refuse(update, exc)
             return TEXT if exc.code != "amount_required" else PANEL
         if context.user_data is not None:
-            context.user_data.pop(PENDING, None)
-        await _refuse(update, context, exc)
+            context.user_data.pop(_key(update), None)
+        await context.refuse(update, exc)
         return END
     context.outbox_dirty = True
     if context.user_data is not None:
-        context.user_data.pop(PENDING, None)
+        context.user_data.pop(_key(update), None)
     query = update.callback_query
     if query is not None:
         await query.answer()
@@ -231,7 +230,7 @@ async def _decide(update: Update, context: BotContext, pending: dict[str, Any], 
 async def text_given(update: Update, context: BotContext) -> int | None:
     """The reason, opinion, question, note or answer."""
     assert update.effective_message
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None:
         return END
     return await _decide(update, context, pending, text=update.effective_message.text or "")
@@ -240,7 +239,7 @@ async def text_given(update: Update, context: BotContext) -> int | None:
 async def photo_given(update: Update, context: BotContext) -> int | None:
     """A photo of the fix or of the implementation, kept with the decision."""
     message = update.effective_message
-    pending = _pending(context)
+    pending = _pending(update, context)
     assert message
     if pending is None or pending["action"] not in ("fix", "implement"):
         await message.reply_text(context.tr._("Please write it as text, or send /cancel."))
@@ -259,7 +258,7 @@ async def photo_given(update: Update, context: BotContext) -> int | None:
 
 
 async def bare_implemented(update: Update, context: BotContext) -> int | None:
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None or pending["action"] != "implement":
         return await stale(update, context)
     return await _decide(update, context, pending)
@@ -331,7 +330,7 @@ def _own(update: Update, pending: dict[str, Any] | None) -> bool:
 async def panel_pressed(update: Update, context: BotContext) -> int | None:
     query = update.callback_query
     assert query and query.data
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None or not _own(update, pending):
         return await stale(update, context)
     parts = query.data.split(":")
@@ -370,7 +369,7 @@ def _amount_problem(context: BotContext) -> str:
 
 async def amount_given(update: Update, context: BotContext) -> int | None:
     assert update.effective_message
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None:
         return END
     try:
@@ -385,7 +384,7 @@ async def amount_given(update: Update, context: BotContext) -> int | None:
 
 
 async def same_as_certified(update: Update, context: BotContext) -> int | None:
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None or pending["action"] != "verify" or not _own(update, pending):
         return await stale(update, context)
     checked = await review.check(
@@ -400,7 +399,7 @@ async def same_as_certified(update: Update, context: BotContext) -> int | None:
 
 async def reward_given(update: Update, context: BotContext) -> int | None:
     assert update.effective_message
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None:
         return END
     typed = (update.effective_message.text or "").strip()
@@ -433,7 +432,7 @@ async def _ask_unit(update: Update, context: BotContext, pending: dict[str, Any]
 async def unit_pressed(update: Update, context: BotContext) -> int | None:
     query = update.callback_query
     assert query and query.data
-    pending = _pending(context)
+    pending = _pending(update, context)
     if pending is None or pending["action"] != "assign" or not _own(update, pending):
         return await stale(update, context)
     parts = query.data.split(":")
@@ -445,7 +444,7 @@ async def unit_pressed(update: Update, context: BotContext) -> int | None:
 async def cancel(update: Update, context: BotContext) -> int:
     """Nothing is decided."""
     if context.user_data is not None:
-        context.user_data.pop(PENDING, None)
+        context.user_data.pop(_key(update), None)
     if update.callback_query is not None:
         await update.callback_query.answer()
     await context.say(update, context.tr._("Cancelled: nothing was decided."))
@@ -476,7 +475,7 @@ async def waiting(update: Update, context: BotContext, page: int = 0) -> None:
     member_id = _member_id(context)
     access = await people.access_of(context.db, context.member)
     if member_id is None or not (access.is_reviewer or access.is_admin):
-        await _refuse(update, context, ServiceError("forbidden"))
+        await context.refuse(update, ServiceError("forbidden"))
         return
     rows, total = await review.waiting_for(context.db, member_id, page, PAGE)
     now = context.state.clock.now()
@@ -517,7 +516,7 @@ async def overdue_command(update: Update, context: BotContext) -> None:
     tr = context.tr
     access = await people.access_of(context.db, context.member)
     if not access.is_admin:
-        await _refuse(update, context, ServiceError("forbidden"))
+        await context.refuse(update, ServiceError("forbidden"))
         return
     rows = await review.overdue(
         context.db, review.Limits.of(context.settings), context.state.clock.now()

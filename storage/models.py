@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -191,6 +192,8 @@ class Item(Base):
         Index("ix_item_campaign_status", "campaign_id", "status"),
         Index("ix_item_campaign_submitted", "campaign_id", "submitted_at"),
         Index("ix_item_unit_status", "unit_id", "status"),
+        Index("ix_item_campaign_approved", "campaign_id", "approved_at"),
+        Index("ix_item_campaign_closed", "campaign_id", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -315,6 +318,33 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduledPost(Base):
+    """A claim on one scheduled post (kind, period, chat): whoever inserts it first sends it."""
+
+    __tablename__ = "scheduled_post"
+    __table_args__ = (UniqueConstraint("kind", "period", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # weekly, monthly, quarterly, half, year
+    period: Mapped[str] = mapped_column(String(16))  # 2026-W47, 2026-11, 2026-Q4, 2026-H1, 2026
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # queued (in the outbox) or skipped
+    due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+
+
+class Blob(Base):
+    """A file the bot made (a chart) waiting in the outbox to be uploaded."""
+
+    __tablename__ = "blob"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BotState(Base):

@@ -47,7 +47,7 @@ def test_every_text_is_translated_in_both_catalogs() -> None:
         with catalog_path(lang).open("rb") as handle:
             catalog = read_po(handle, locale=locale)
         translated = {m.id: m.string for m in catalog if m.id and m.string}
-        missing = sorted(wanted - set(translated))
+        missing = sorted(wanted - set(translated), key=str)
         assert not missing, f"{lang} lacks: {missing[:10]}"
         for msgid, msgstr in translated.items():
             assert _fields(str(msgid)) == _fields(str(msgstr)), f"{lang}: placeholders of {msgid!r}"

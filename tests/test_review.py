@@ -14,7 +14,7 @@ from bot.services import campaigns, items, people, review
 from storage.models import Item, ItemEvent, ItemStatus, Member, OutboxMessage
 from tests.conftest import BotHarness, make_settings, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
-from tests.fakeapi.users import FakeUser, SentMessage
+from tests.fakeapi.users import FakeGroup, FakeUser, SentMessage
 from tests.helpers import NOW, ManualClock, Plant, plant, seed_member, snapshot
 
 
@@ -416,3 +416,161 @@ async def test_committee_group_chat_follows_a_migration_and_counts_only_the_comm
     finally:
         await stop_app(bot.app)
     assert telegram.violations == [] and bot.errors == []
+
+
+GROUP_WORDS = {
+    "zh": {
+        "head": "🆕 新的待审项目",
+        "buttons": ["✅ 批准", "❓ 退回补充", "❌ 不采纳"],
+        "waiting": "状态：评审委员会审核中",
+        "closed": "状态：未采纳",
+        "decided": "— 未采纳：赵委员，2026-03-02 16:00",
+        "reason": "“电价政策已变”",
+        "forbidden": "抱歉，您没有执行此操作的权限。",
+    },
+    "en": {
+        "head": "🆕 New item to review",
+        "buttons": ["✅ Approve", "❓ Ask for information", "❌ Reject"],
+        "waiting": "Status: with the review committee",
+        "closed": "Status: not adopted",
+        "decided": "— Not adopted: 赵委员, 2026-03-02 16:00",
+        "reason": "«电价政策已变»",
+        "forbidden": "Sorry, you are not allowed to do that.",
+    },
+}
+
+
+async def start_with_committee_group(
+    db_url: str, clock: ManualClock, lang: str
+) -> tuple[BotHarness, Plant, FakeGroup]:
+    """The bot with COMMITTEE_CHAT_ID set to a group where the committee member, the worker,
+    a colleague and the assessor all are; everyone but the committee member may not decide."""
+    telegram = FakeTelegram()
+    chat_id = -400_555
+    settings = make_settings(db_url, committee_chat_id=chat_id, default_language=lang)
+    bot = BotHarness(await start_app(settings, telegram, clock), telegram)  # type: ignore[arg-type]
+    p = await plant(bot, clock, lang)
+    group = bot.group("节约评审委员会", chat_id=chat_id)
+    for user in (p.committee, p.worker, p.colleague, p.assessor):
+        telegram.set_member(chat_id, user.id, "member")
+    return bot, p, group
+
+
+async def forward_to_committee(p: Plant, title: str = "夜班加热") -> Item:
+    item = await submit(p, title)
+    await p.assessor.press(card_of(p.assessor, item.number), "➡️ Forward to committee")
+    await p.assessor.send("可行，建议评审")
+    assert (await item_row(p.bot, item.id)).status == ItemStatus.COMMITTEE
+    return item
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_committee_group_card_counts_only_committee_presses_and_shows_the_decision(
+    db_url: str, clock: ManualClock, lang: str
+) -> None:
+    bot, p, group = await start_with_committee_group(db_url, clock, lang)
+    g = GROUP_WORDS[lang]
+    try:
+        item = await forward_to_committee(p)
+        number = item.number
+        # One copy of the card in the group, in the default language, with the stage's buttons.
+        posted = [m for m in group.messages if number in m.text]
+        assert len(posted) == 1
+        card = posted[0]
+        assert card.chat_id == group.id and card.text.startswith(g["head"])
+        assert "夜班加热" in card.text and "张三" in card.text and g["waiting"] in card.text
+        assert card.button_texts == g["buttons"]
+        assert card.callback_data == [f"rv:{item.id}:ok", f"rv:{item.id}:ask", f"rv:{item.id}:rej"]
+        private = card_of(p.committee, number)  # the committee member's own copy
+        assert private.button_texts == GROUP_WORDS["zh"]["buttons"]
+        # Everyone else in the group: each press is refused with an alert, nothing changes.
+        before = await snapshot(bot.db)
+        for user in (p.worker, p.colleague, p.assessor):
+            refusal = GROUP_WORDS["en" if user is p.assessor else lang]["forbidden"]
+            inbox = len(user.inbox)
+            for label in g["buttons"]:
+                replies = await user.press(card, label)
+                answer = user.answers[-1]
+                assert (answer.text, answer.show_alert) == (refusal, True), (user, label)
+                assert (list(replies), replies.edited, replies.deleted) == ([], [], [])
+            assert len(user.inbox) == inbox
+        assert await snapshot(bot.db) == before
+        assert group.messages == [card]
+        assert (await item_row(bot, item.id)).status == ItemStatus.COMMITTEE
+        # The committee member rejects from the group: the reason is asked there, in their
+        # language, and answered there.
+        replies = await p.committee.press(card, g["buttons"][2])
+        assert p.committee.answers[-1].text is None
+        assert replies.texts == [f"{number} 为什么不采纳？原因将发送给提交人。"]
+        assert p.committee.last == private  # nothing asked in the private chat
+        replies = await p.committee.send_in(group, "电价政策已变")
+        assert replies.texts == [f"已完成：{number}：未采纳。已通知提交人。"]
+        row = await item_row(bot, item.id)
+        assert row.status == ItemStatus.REJECTED and row.closed_at is not None
+        assert await events(bot, item.id) == [
+            ("submit", None),
+            ("forward", "可行，建议评审"),
+            ("reject", "电价政策已变"),
+        ]
+        async with bot.db.read() as session:
+            actor = await session.scalar(
+                select(Member.name)
+                .join(ItemEvent, ItemEvent.actor_id == Member.id)
+                .where(ItemEvent.item_id == item.id, ItemEvent.action == "reject")
+            )
+        assert actor == "赵委员"
+        # The author is told why.
+        told = p.worker.last.text
+        assert WORDS[lang]["rejected"] in told and WORDS[lang]["reason"] in told
+        # The group card (edited in place, default language) shows who decided; no buttons.
+        edited = [m for m in replies.edited if m.message_id == card.message_id]
+        assert len(edited) == 1
+        shown = edited[0]
+        assert shown.buttons == [] and g["closed"] in shown.text
+        assert g["decided"] in shown.text and g["reason"] in shown.text
+        # So does the committee member's private copy (in Chinese).
+        mine = next(m for m in p.committee.inbox if m.message_id == private.message_id)
+        zh = GROUP_WORDS["zh"]
+        assert mine.buttons == [] and zh["closed"] in mine.text
+        assert zh["decided"] in mine.text and zh["reason"] in mine.text
+        # The stale group card: the committee hears who decided, the others are still refused.
+        await p.committee.press_raw(card, f"rv:{item.id}:ok")
+        assert p.committee.answers[-1].text == "已由 赵委员 于 2026-03-02 16:00 处理。"
+        await p.colleague.press_raw(card, f"rv:{item.id}:rej")
+        assert p.colleague.answers[-1].text == g["forbidden"]
+    finally:
+        await stop_app(bot.app)
+    assert bot.telegram.violations == [] and bot.errors == []
+
+
+async def test_a_reason_typed_in_the_committee_group_decides_the_item_asked_about_there(
+    db_url: str, clock: ManualClock
+) -> None:
+    """A committee member works in the group and in the private chat at once: the reason for
+    rejecting A, typed in the group, must not take the decision open in the private chat
+    (an approval of B that was never confirmed)."""
+    bot, p, group = await start_with_committee_group(db_url, clock, "en")
+    try:
+        a = await forward_to_committee(p, "Item A")
+        b = await forward_to_committee(p, "Item B")
+        group_card = next(m for m in group.messages if a.number in m.text)
+        replies = await p.committee.press(group_card, "❌ Reject")
+        assert replies.texts == [f"{a.number} 为什么不采纳？原因将发送给提交人。"]
+        # Meanwhile, in the private chat, the approval panel of B is opened, not confirmed.
+        await p.committee.press(card_of(p.committee, b.number), "✅ 批准")
+        assert p.committee.last.text.startswith(f"批准 {b.number}")
+        await p.committee.send_in(group, "Not feasible")
+        states = {
+            "A": ((await item_row(bot, a.id)).status, (await events(bot, a.id))[-1]),
+            "B": ((await item_row(bot, b.id)).status, (await events(bot, b.id))[-1]),
+        }
+        assert states == {
+            "A": (ItemStatus.REJECTED, ("reject", "Not feasible")),
+            "B": (ItemStatus.COMMITTEE, ("forward", "可行，建议评审")),
+        }
+        # B's panel in the private chat still works.
+        await p.committee.press(p.committee.last, "✅ 确认批准")
+        assert (await item_row(bot, b.id)).status == ItemStatus.APPROVED
+    finally:
+        await stop_app(bot.app)
+    assert bot.telegram.violations == [] and bot.errors == []

@@ -166,7 +166,7 @@ async def join(
             now,
         )
         if pending:
-            notify.join_request(session, await _admins(session), member, unit, default_lang, now)
+            notify.join_request(session, await admins_in(session), member, unit, default_lang, now)
         return member
 
 
@@ -206,7 +206,7 @@ async def pending_members(db: Database) -> list[Member]:
         )
 
 
-async def _admins(session: AsyncSession) -> list[Member]:
+async def admins_in(session: AsyncSession) -> list[Member]:
     return list(
         await session.scalars(
             select(Member).where(
@@ -220,7 +220,7 @@ async def _admins(session: AsyncSession) -> list[Member]:
 
 async def admins(db: Database) -> list[Member]:
     async with db.read() as session:
-        return await _admins(session)
+        return await admins_in(session)
 
 
 async def search(db: Database, query: str, offset: int, limit: int) -> tuple[list[Member], int]:

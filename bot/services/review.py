@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
@@ -494,6 +494,29 @@ OPEN = (
     S.REPORTED,
     S.ACKNOWLEDGED,
 )
+
+
+def overdue_clause(limits: Limits, now: datetime) -> ColumnElement[bool]:
+    """Items waiting at their stage longer than its limit."""
+    return or_(
+        *(
+            and_(
+                Item.status == status, Item.stage_since < now - timedelta(days=limits.days(status))
+            )
+            for status in OPEN
+        )
+    )
+
+
+async def count_overdue(
+    session: AsyncSession, campaign_id: int, limits: Limits, now: datetime
+) -> int:
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Item)
+        .where(Item.campaign_id == campaign_id, overdue_clause(limits, now))
+    )
+    return int(total or 0)
 
 
 async def waiting_for(db: Database, member_id: int, page: int, size: int) -> tuple[list[Item], int]:
