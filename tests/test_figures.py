@@ -10,14 +10,17 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, event, select
 
-from bot.services import figures, reports
+from bot import bulletins
+from bot.i18n import translator
+from bot.services import figures, posts, reports, sample
 from bot.services.figures import Span
 from bot.services.periods import PeriodKind, containing, elapsed_share, parse_key
 from bot.services.reports import ReportKind, Weights
 from storage.db import Database
 from storage.models import (
+    Base,
     Campaign,
     Category,
     Grade,
@@ -361,3 +364,50 @@ async def test_a_third_of_a_fen_is_shared_exactly(small: Small) -> None:
     shares = {w.name: w.saved for w in top}
     assert shares["a2"] == Decimal("333.33")
     assert shares["a1"] == Decimal("2500.00") + Decimal("333.33") + Decimal("250.00")
+
+
+async def _statements(db: Database, kind: ReportKind, now: datetime) -> tuple[int, str]:
+    """The SQL statements one report issues, and its text."""
+    settings = make_settings(db.url)
+    due = posts.last_due(kind, now.astimezone(TZ), settings)
+    seen: list[object] = []
+
+    def count(*args: object) -> None:
+        seen.append(args[2])
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        report = await reports.build(db, kind, due.period, settings, now)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert report is not None
+    return len(seen), bulletins.text(translator("zh"), report)
+
+
+SMALL = sample.Shape(
+    units=4, workers=40, ideas=60, approved=20, certified_total=None, waste=6, days=90
+)
+LARGER = sample.Shape(
+    units=40, workers=800, ideas=3000, approved=1200, certified_total=None, waste=200, days=400
+)
+
+
+async def test_reports_issue_the_same_few_statements_whatever_the_size(db_url: str) -> None:
+    now = datetime(2026, 11, 22, 12, tzinfo=TZ)
+    counts: dict[ReportKind, list[int]] = {kind: [] for kind in ReportKind}
+    db = Database(db_url)
+    try:
+        for shape in (SMALL, LARGER):
+            async with db.write() as s:
+                tables = [t for t in Base.metadata.sorted_tables if t.name != "bot_state"]
+                for table in reversed(tables):
+                    await s.execute(delete(table))
+            await sample.populate(db, shape, now.date(), TZ)
+            for kind in ReportKind:
+                n, body = await _statements(db, kind, now)
+                counts[kind].append(n)
+                assert body.count("\n") > 5
+    finally:
+        await db.dispose()
+    for kind, (small_n, larger_n) in counts.items():
+        assert small_n == larger_n <= 8, (kind, counts)
