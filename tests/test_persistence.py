@@ -55,3 +55,24 @@ async def test_finished_conversations_leave_no_state(settings: Settings) -> None
         assert count == 0
     finally:
         await stop_app(harness.app)
+
+
+async def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
+    """Alembic's autogenerate finds nothing to add: migrations and models never drift apart."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from storage.models import Base
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()
