@@ -263,7 +263,6 @@ async def bulletin_action(update: Update, context: BotContext) -> None:
         )
         return
     assert context.member is not None
-    chats = await posts.unclaimed_chats(context.db, due)
     queued = await posts.publish(
         context.db, context.settings, due, now, member_id=context.member.id
     )
@@ -272,7 +271,7 @@ async def bulletin_action(update: Update, context: BotContext) -> None:
         text = tr.n_(
             "Posted to {n} announcement chat.", "Posted to {n} announcement chats.", len(queued)
         )
-    elif chats or not await _any_chat(context):
+    elif not await announcements.active_chats(context.db):
         text = tr._(
             "There is no announcement chat yet: add me to a group and send /announce_here there."
         )
@@ -280,10 +279,6 @@ async def bulletin_action(update: Update, context: BotContext) -> None:
         text = tr._("Every announcement chat already has this post.")
     await query.answer()
     await context.say(update, text)
-
-
-async def _any_chat(context: BotContext) -> bool:
-    return bool(await announcements.active_chats(context.db))
 
 
 # ---- /export ----------------------------------------------------------------------------------
