@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
-from bot.services import posts
+from bot.services import posts, updates
 from bot.services import review as review_service
 from handlers import admin, common, my_items, registration, reports, review, submission
 from storage.db import Database
@@ -50,6 +50,7 @@ def build_application(
         Application.builder()
         .token(token)
         .base_url(settings.bot_api_base_url)
+        .base_file_url(settings.bot_api_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tzinfo))
         .context_types(context_types)
         .post_init(_post_init)
@@ -135,10 +136,17 @@ async def _posts_job(context: BotContext) -> None:
 async def _after_update(update: Update, context: BotContext) -> None:
     """Send what the update's handlers wrote to the outbox, without holding up the next one."""
     # Conversation positions and drafts are written now, not on PTB's timer: a crash loses nothing.
-    await context.application.update_persistence()
+    # PTB marks the update's user and chat data as changed only after the last group: mark now.
+    app = context.application
+    chat, user = update.effective_chat, update.effective_user
+    app.mark_data_for_update_persistence(
+        chat_ids=chat.id if chat else None, user_ids=user.id if user else None
+    )
+    await app.update_persistence()
+    await common.finish_update(update, context)
     # When the application is not running (tests, one-off tools) the caller drains the outbox.
-    if context.outbox_dirty and context.application.running:
-        context.application.create_task(
+    if context.outbox_dirty and app.running:
+        app.create_task(
             context.bot_data.outbox.flush(context.bot), update=update, name="outbox-flush"
         )
 
@@ -150,6 +158,8 @@ async def _outbox_job(context: BotContext) -> None:
 
 async def _drafts_job(context: BotContext) -> None:
     await submission.expire_drafts(context.application)
+    now = context.bot_data.clock.now()
+    await updates.forget_before(context.bot_data.db, now - updates.MEMORY)
 
 
 async def _reminders_job(context: BotContext) -> None:

@@ -3,6 +3,8 @@ lines. An anonymous report's author is left out of everything a reviewer sees.""
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +34,39 @@ from storage.models import (
 def _(message: str) -> str:
     """Mark a text for extraction; it is translated where it is shown."""
     return message
+
+
+MESSAGE_LIMIT = 4096  # Telegram's limit on a message, in UTF-16 code units of the shown text
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utf16_len(text: str) -> int:
+    """A length as Telegram counts it: characters outside the BMP (emoji) count twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shown_len(text: str) -> int:
+    """The length of an HTML text we built, as shown (user input in it is always escaped)."""
+    return utf16_len(html.unescape(_TAG.sub("", text)))
+
+
+def room_beside(text: str) -> int:
+    """What is left of a message for a card sent with `text` (and a blank line between)."""
+    return MESSAGE_LIMIT - shown_len(text) - 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-16 code units, ending in "…" when cut."""
+    if utf16_len(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 1  # the ellipsis
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            break
+        kept.append(char)
+    return "".join(kept) + "…" if limit > 0 else ""
 
 
 @dataclass
@@ -162,8 +197,13 @@ def local_time(value: datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def item_text(tr: Translator, view: ItemView, *, for_author: bool) -> str:
-    """The item as a card. Reviewers (`for_author=False`) never see an anonymous author."""
+def item_text(
+    tr: Translator, view: ItemView, *, for_author: bool, room: int = MESSAGE_LIMIT
+) -> str:
+    """The item as a card. Reviewers (`for_author=False`) never see an anonymous author.
+
+    The description is shortened so that the card fits in `room` (UTF-16 code units, as
+    shown): the rest of the message it is sent in has the remainder."""
     icon = "💡" if view.is_idea else "🚯"
     kind = tr.plain(_("Idea")) if view.is_idea else tr.plain(_("Waste report"))
     lines = [tr._("{icon} <b>{number}</b> · {kind}", icon=icon, number=view.number, kind=kind)]
@@ -196,13 +236,16 @@ def item_text(tr: Translator, view: ItemView, *, for_author: bool) -> str:
     if view.attachments:
         lines.append(tr.n_("Attachments: {n}", "Attachments: {n}", view.attachments))
     lines.append(tr._("Status: {status}", status=status_text(tr, view.status)))
-    if view.body:
-        lines += ["", str(escape(view.body))]
+    body = clip(view.body, room - shown_len("\n".join(lines)) - 2)
+    if body:
+        lines += ["", str(escape(body))]
     return "\n".join(lines)
 
 
-def history_lines(tr: Translator, view: ItemView, tz: ZoneInfo) -> list[str]:
-    """One line per decision: when, what, by whom, why, how much."""
+def history_lines(
+    tr: Translator, view: ItemView, tz: ZoneInfo, reason_limit: int = MESSAGE_LIMIT
+) -> list[str]:
+    """One line per decision: when, what, by whom, why (at most `reason_limit`), how much."""
     lines = []
     for event in view.events:
         action = tr.plain(ACTIONS.get(event.action, ACTIONS["submit"]))
@@ -212,7 +255,7 @@ def history_lines(tr: Translator, view: ItemView, tz: ZoneInfo) -> list[str]:
         if event.amount is not None and event.action != "submit":
             line += tr._(": {amount}", amount=money(tr, event.amount))
         if event.reason:
-            line += "\n    " + tr._("«{reason}»", reason=event.reason)
+            line += "\n    " + tr._("«{reason}»", reason=clip(event.reason, reason_limit))
         lines.append(line)
     return lines
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
@@ -82,6 +83,14 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_telegram_accepts(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("use 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -111,6 +120,14 @@ class Settings(BaseSettings):
                 "SCORE_SAVINGS + SCORE_PARTICIPATION + SCORE_APPROVAL + SCORE_WASTE must be 100"
             )
         return self
+
+    @property
+    def bot_api_file_url(self) -> str:
+        """Where files are downloaded from: `.../bot` becomes `.../file/bot`, as on Telegram's
+        own server and a self-hosted one."""
+        base = self.bot_api_base_url
+        head, sep, _ = base.rpartition("/bot")
+        return f"{head}/file/bot" if sep else base
 
     def token_is_usable(self) -> bool:
         """True when the token looks like one @BotFather hands out."""

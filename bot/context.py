@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.clock import Clock
@@ -41,6 +42,8 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False
+        # Set by the error handler: the update failed, so it is not marked handled.
+        self.failed = False
 
     async def say(
         self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
@@ -56,7 +59,11 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         query = update.callback_query
         if query is not None and query.message is not None:
             await query.answer()
-            await query.edit_message_text(text, reply_markup=markup)
+            try:
+                await query.edit_message_text(text, reply_markup=markup)
+            except BadRequest as exc:  # a second press of the same button: nothing to change
+                if "message is not modified" not in str(exc).lower():
+                    raise
         elif update.effective_message:
             await update.effective_message.reply_text(text, reply_markup=markup)
 

@@ -40,10 +40,14 @@ def install_redaction(secrets: list[str], logger: logging.Logger | None = None) 
 
 
 def configure_logging(level: str, secrets: list[str]) -> None:
-    """Log to stderr at `level`; httpx and httpcore only from WARNING (their INFO has URLs)."""
+    """Log to stderr at `level`; httpx and httpcore only from WARNING (their INFO has URLs), and
+    python-telegram-bot only from INFO: its DEBUG lines carry whole updates and API results,
+    with people's names and texts, an anonymous reporter's among them."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for noisy in ("httpx", "httpcore", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if logging.getLogger().getEffectiveLevel() < logging.INFO:
+        logging.getLogger("telegram").setLevel(logging.INFO)
     install_redaction(secrets)

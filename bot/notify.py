@@ -144,7 +144,7 @@ def _review_card(
     enqueue(
         session,
         chat_id,
-        head + "\n\n" + cards.item_text(tr, view, for_author=False),
+        head + "\n\n" + cards.item_text(tr, view, for_author=False, room=cards.room_beside(head)),
         now,
         reply_markup=cards.review_keyboard(tr, view.id, view.status),
         member_id=member_id,
@@ -183,7 +183,7 @@ def card_decided(
     enqueue(
         session,
         chat_id,
-        cards.item_text(tr, view, for_author=False) + "\n\n" + line,
+        cards.item_text(tr, view, for_author=False, room=cards.room_beside(line)) + "\n\n" + line,
         now,
         reply_markup=markup,
         member_id=member.id if member else None,

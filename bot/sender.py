@@ -4,7 +4,10 @@ Pacing is left to PTB's AIORateLimiter (about 1 message a second per chat, 20 a 
 group, 30 a second in all). Here: claim a row, send it, record the outcome.
 - RetryAfter: the row and every later row of that chat wait the time Telegram asked for.
 - NetworkError before Telegram got the request: retried with a growing delay.
-- TimedOut: Telegram may have accepted it; marked `uncertain`, never sent again.
+- TimedOut: Telegram may have accepted it; marked `uncertain`, never sent again. Edits are
+  the exception: editing again to the same text is harmless, so they are retried.
+- A row a process claimed and then died with (SIGKILL mid-request) is, after `STALE_CLAIM`,
+  treated like a timeout: edits are sent again, new messages are marked `uncertain`.
 - Forbidden: the person blocked the bot (or the bot left the group): `undeliverable`, and the
   member is marked unreachable / the announcement chat inactive.
 - ChatMigrated: the group became a supergroup: the chat id is updated everywhere and resent.
@@ -17,6 +20,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import and_, or_, select, update
 from telegram import (
     Bot,
@@ -53,6 +57,8 @@ BATCH = 50
 MAX_ATTEMPTS = 8
 # A row claimed by a process that then died is taken up again after this long.
 STALE_CLAIM = timedelta(minutes=5)
+# Methods whose repetition changes nothing Telegram shows ("message is not modified").
+IDEMPOTENT = frozenset({"editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
 
 
 def _markup(data: dict[str, Any]) -> ReplyMarkup | None:
@@ -99,7 +105,18 @@ class OutboxSender:
                 return sent
 
     async def _flush_once(self, bot: Bot) -> tuple[int, bool]:
+        """One batch of due rows, skipping chats whose earlier row must wait (order per chat).
+        The second value says whether another batch may have work."""
         now = self.clock.now()
+        waiting = select(OutboxMessage.chat_id).where(
+            or_(
+                and_(OutboxMessage.status == "pending", OutboxMessage.not_before > now),
+                and_(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.not_before > now - STALE_CLAIM,
+                ),
+            )
+        )
         async with self.db.read() as session:
             rows = list(
                 await session.scalars(
@@ -107,35 +124,31 @@ class OutboxSender:
                     .where(
                         OutboxMessage.status.in_(("pending", "sending")),
                         OutboxMessage.not_before <= now,
+                        OutboxMessage.chat_id.not_in(waiting),
                     )
                     .order_by(OutboxMessage.id)
                     .limit(BATCH)
                 )
             )
-            waiting_chats = set(
-                await session.scalars(
-                    select(OutboxMessage.chat_id)
-                    .where(OutboxMessage.status == "pending", OutboxMessage.not_before > now)
-                    .distinct()
-                )
-            )
-        sent = 0
-        blocked: set[int] = set(waiting_chats)
+        sent = tried = 0
+        blocked: set[int] = set()
         for row in rows:
             if row.chat_id in blocked:
                 continue  # keep per-chat order behind an earlier row that must wait
-            if row.status == "sending" and row.not_before > now - STALE_CLAIM:
-                blocked.add(row.chat_id)
+            if row.status == "sending" and row.method not in IDEMPOTENT:
+                await self._abandon(row, now)
                 continue
             if not await self._claim(row, now):
                 blocked.add(row.chat_id)
                 continue
+            tried += 1
             ok = await self._send(bot, row)
             if ok:
                 sent += 1
             else:
                 blocked.add(row.chat_id)
-        return sent, len(rows) == BATCH
+        # A full batch that made no attempt would be read again unchanged: stop instead.
+        return sent, len(rows) == BATCH and tried > 0
 
     async def _claim(self, row: OutboxMessage, now: datetime) -> bool:
         """Take the row for this process with a conditional update; False if another has it."""
@@ -150,6 +163,21 @@ class OutboxSender:
                 .values(status="sending", not_before=now, attempts=OutboxMessage.attempts + 1)
             )
             return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def _abandon(self, row: OutboxMessage, now: datetime) -> None:
+        """A stale claim: its process died, maybe after Telegram accepted the message."""
+        async with self.db.write() as session:
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.not_before <= now - STALE_CLAIM,
+                )
+                .values(status="uncertain", error="the sending process stopped mid-request")
+            )
+        if result.rowcount:  # type: ignore[attr-defined]
+            logger.warning("Outbox message %s was in flight when its process stopped", row.id)
 
     async def _finish(self, row_id: int, **values: Any) -> None:
         async with self.db.write() as session:
@@ -187,6 +215,9 @@ class OutboxSender:
             await self._unreachable(row, str(exc), now)
             return False
         except TimedOut as exc:
+            if _never_sent(exc) or row.method in IDEMPOTENT:
+                await self._retry_later(row, exc, now)
+                return False
             # The request may have reached Telegram: sending again could post twice.
             await self._finish(row.id, status="uncertain", error=str(exc), sent_at=now)
             logger.warning("Outbox message %s timed out; not resent", row.id)
@@ -200,13 +231,16 @@ class OutboxSender:
             return False
         except NetworkError as exc:
             # Raised before a response: the request did not provably arrive. Retry later.
-            status = "failed" if row.attempts + 1 >= MAX_ATTEMPTS else "pending"
-            backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
-            await self._finish(row.id, status=status, not_before=now + backoff, error=str(exc))
+            await self._retry_later(row, exc, now)
             return False
         message_id = result.message_id if isinstance(result, Message) else None
         await self._finish(row.id, status="sent", sent_at=now, message_id=message_id, error=None)
         return True
+
+    async def _retry_later(self, row: OutboxMessage, exc: Exception, now: datetime) -> None:
+        status = "failed" if row.attempts + 1 >= MAX_ATTEMPTS else "pending"
+        backoff = timedelta(seconds=min(300, 2 ** (row.attempts + 1)))
+        await self._finish(row.id, status=status, not_before=now + backoff, error=str(exc))
 
     async def _blob(self, blob_id: int) -> InputFile:
         """A file the bot made, uploaded from the database."""
@@ -266,3 +300,8 @@ class OutboxSender:
                 admins = await admins_in(session)
                 notify.chat_removed(session, admins, chat.title, self.default_lang, now)
                 self._again = True  # tell the office in this flush
+
+
+def _never_sent(exc: TimedOut) -> bool:
+    """A timeout while connecting or waiting for a pooled connection: nothing left this process."""
+    return isinstance(exc.__cause__, httpx.ConnectTimeout | httpx.PoolTimeout)

@@ -13,11 +13,12 @@ from telegram.ext import (
     filters,
 )
 
+from bot import cards
 from bot.context import BotContext
 from bot.conversation import conversation
 from bot.i18n import Translator
 from bot.keyboards import paged_choices
-from bot.menu import button_filter
+from bot.menu import any_button, button_filter
 from bot.services import announcements, campaigns, importer, people, units
 from bot.services.errors import ServiceError
 from bot.services.people import Access
@@ -716,9 +717,7 @@ async def import_file(update: Update, context: BotContext) -> int:
     message = update.effective_message
     assert message and message.document
     if (context.user_data.get(ASK) or {}).get("kind") != "imp":
-        await message.reply_text(
-            context.tr._("Please use the buttons above, or send /cancel to stop.")
-        )
+        await message.reply_text(context.tr._("Please write it as text, or send /cancel."))
         return AWAIT
     document = message.document
     tr = context.tr
@@ -736,9 +735,15 @@ async def import_file(update: Update, context: BotContext) -> int:
     )
     if not result.ok:
         lines = [tr._("Nothing was imported. Please fix these rows and send the file again:")]
-        lines += [_import_error(tr, e) for e in result.errors[:30]]
-        if len(result.errors) > 30:
-            lines.append(tr._("…and {n} more.", n=len(result.errors) - 30))
+        for error in result.errors[:30]:
+            line = _import_error(tr, error)
+            # Rows can hold anything: as many as fit in one message (with the "more" line).
+            if cards.shown_len("\n".join([*lines, line])) > cards.MESSAGE_LIMIT - 100:
+                break
+            lines.append(line)
+        shown = len(lines) - 1
+        if len(result.errors) > shown:
+            lines.append(tr._("…and {n} more.", n=len(result.errors) - shown))
         await message.reply_text("\n".join(lines))
         return AWAIT
     context.user_data.pop(ASK, None)
@@ -752,6 +757,17 @@ async def import_file(update: Update, context: BotContext) -> int:
         )
     )
     return ConversationHandler.END
+
+
+async def not_text(update: Update, context: BotContext) -> int:
+    """A sticker, photo, location... where a typed answer (or a file to import) is asked."""
+    assert update.effective_message
+    if context.user_data is not None and (context.user_data.get(ASK) or {}).get("kind") == "imp":
+        text = context.tr._("Please send the file as a document.")
+    else:
+        text = context.tr._("Please write it as text, or send /cancel.")
+    await update.effective_message.reply_text(text)
+    return AWAIT
 
 
 async def cancel_input(update: Update, context: BotContext) -> int:
@@ -779,18 +795,20 @@ async def search_results(update: Update, context: BotContext) -> None:
 def register(app: Application) -> None:
     """Typed input is one conversation; every other admin button is a plain handler."""
     private = filters.ChatType.PRIVATE
+    fields = "|".join(CAMPAIGN_FIELDS)
+    # Ids and page numbers in callback data have at most 9 digits: longer ones are forged (and
+    # would not fit the database's integers).
+    asks = rf"newunit|find|newcat|imp|u:\d{{1,9}}:(ren|hc)|cat:\d{{1,9}}:ren|cf:({fields})"
     asking = conversation(
         name="admin_input",
         persistent=True,
-        entry_points=[
-            CallbackQueryHandler(
-                ask, pattern=r"^ad:(newunit|find|newcat|imp|u:\d+:(ren|hc)|cat:\d+:ren|cf:\w+)$"
-            )
-        ],
+        entry_points=[CallbackQueryHandler(ask, pattern=rf"^ad:({asks})$")],
         states={
             AWAIT: [
                 MessageHandler(private & filters.Document.ALL, import_file),
-                MessageHandler(private & filters.TEXT & ~filters.COMMAND, answer),
+                # A main-menu button is not an answer: it does what it always does.
+                MessageHandler(private & filters.TEXT & ~filters.COMMAND & ~any_button(), answer),
+                MessageHandler(private & ~filters.COMMAND & ~filters.TEXT, not_text),
             ]
         },
         fallbacks=[CommandHandler("cancel", cancel_input)],
@@ -802,22 +820,22 @@ def register(app: Application) -> None:
     app.add_handler(CommandHandler("announce_here", announce_here))
     routes = [
         (r"^ad:home$", panel),
-        (r"^ad:units:\d+$", units_list),
-        (r"^ad:u:\d+$", unit_view),
-        (r"^ad:u:\d+:(inv|rev|arch|rest)$", unit_action),
-        (r"^ad:u:\d+:mem:\d+$", unit_members),
-        (r"^ad:m:\d+$", member_view),
-        (r"^ad:m:\d+:role:(admin|committee):[01]$", member_role),
-        (r"^ad:m:\d+:as:\d+$", member_assessor_units),
-        (r"^ad:m:\d+:ast:\d+$", member_assessor_toggle),
-        (r"^ad:m:\d+:act:[01]$", member_active),
+        (r"^ad:units:\d{1,9}$", units_list),
+        (r"^ad:u:\d{1,9}$", unit_view),
+        (r"^ad:u:\d{1,9}:(inv|rev|arch|rest)$", unit_action),
+        (r"^ad:u:\d{1,9}:mem:\d{1,9}$", unit_members),
+        (r"^ad:m:\d{1,9}$", member_view),
+        (r"^ad:m:\d{1,9}:role:(admin|committee):[01]$", member_role),
+        (r"^ad:m:\d{1,9}:as:\d{1,9}$", member_assessor_units),
+        (r"^ad:m:\d{1,9}:ast:\d{1,9}$", member_assessor_toggle),
+        (r"^ad:m:\d{1,9}:act:[01]$", member_active),
         (r"^ad:pending$", pending_list),
         (r"^ad:camp$", campaign_view),
         (r"^ad:cats$", categories_view),
-        (r"^ad:cat:\d+:(arch|rest)$", category_archive),
+        (r"^ad:cat:\d{1,9}:(arch|rest)$", category_archive),
         (r"^ad:chats$", chats_view),
-        (r"^ad:chat:\d+:off$", chat_off),
-        (r"^ad:found:\d+$", search_results),
+        (r"^ad:chat:\d{1,9}:off$", chat_off),
+        (r"^ad:found:\d{1,9}$", search_results),
     ]
     for pattern, callback in routes:
         app.add_handler(CallbackQueryHandler(callback, pattern=pattern))

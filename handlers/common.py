@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -18,12 +19,42 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.i18n import LANGUAGES, normalise_language, translator
 from bot.menu import button_filter, main_menu
-from bot.services import members, people
+from bot.services import members, people, updates
 from storage.models import MemberStatus
 
 logger = logging.getLogger(__name__)
 
 LANG_NAMES = {"zh": "中文", "en": "English"}
+
+
+async def claim_update(update: Update, context: BotContext) -> None:
+    """Runs first: an update Telegram delivers again after it was handled is ignored."""
+    try:
+        fresh = await updates.claim(context.db, update.update_id, context.state.clock.now())
+    except Exception:
+        logger.error("Could not record update %s", update.update_id, exc_info=True)
+        _fallback_language(update, context)
+        await apologise(update, context)
+        raise ApplicationHandlerStop from None
+    if not fresh:
+        logger.info("Update %s was handled before: ignored", update.update_id)
+        raise ApplicationHandlerStop
+
+
+async def finish_update(update: Update, context: BotContext) -> None:
+    """Runs last: the update was handled, unless a handler failed (then a redelivery may retry)."""
+    if context.failed:
+        return
+    try:
+        await updates.finish(context.db, update.update_id)
+    except Exception:  # the work is committed; a redelivery would find it done or idempotent
+        logger.warning("Could not mark update %s handled", update.update_id, exc_info=True)
+
+
+def _fallback_language(update: Update, context: BotContext) -> None:
+    user = update.effective_user
+    code = user.language_code if user else None
+    context.lang = normalise_language(code) or context.settings.default_language
 
 
 async def load_member(update: Update, context: BotContext) -> None:
@@ -35,11 +66,15 @@ async def load_member(update: Update, context: BotContext) -> None:
         await _load_member(update, context)
     except Exception:
         logger.error("Could not load the member for an update", exc_info=True)
-        user = update.effective_user
-        code = user.language_code if user else None
-        context.lang = normalise_language(code) or context.settings.default_language
+        _fallback_language(update, context)
         await apologise(update, context)
         raise ApplicationHandlerStop from None
+    query = update.callback_query
+    if query is not None and not query.data:
+        # PTB gives a press without data to the first CallbackQueryHandler, whatever its pattern.
+        await unknown_button(update, context)
+        await finish_update(update, context)
+        raise ApplicationHandlerStop
 
 
 async def _load_member(update: Update, context: BotContext) -> None:
@@ -131,16 +166,23 @@ async def cancel(update: Update, context: BotContext) -> None:
 
 async def on_error(update: object, context: BotContext) -> None:
     """Log every unhandled error and apologise to the user in their language."""
+    if _not_modified(context.error):
+        # A second press showing the same thing (handlers answer the press before editing).
+        logger.debug("Edit left the message as it was: %s", context.error)
+        return
     logger.error("Unhandled error while processing an update", exc_info=context.error)
     if not isinstance(update, Update):
         return
+    context.failed = True
     try:
         await _load_member(update, context)
     except Exception:  # the database may be the cause: fall back to Telegram's language
-        user = update.effective_user
-        code = user.language_code if user else None
-        context.lang = normalise_language(code) or context.settings.default_language
+        _fallback_language(update, context)
     await apologise(update, context)
+
+
+def _not_modified(error: object) -> bool:
+    return isinstance(error, BadRequest) and "message is not modified" in str(error).lower()
 
 
 async def apologise(update: Update, context: BotContext) -> None:
@@ -158,8 +200,9 @@ async def apologise(update: Update, context: BotContext) -> None:
         logger.warning("Could not send the apology", exc_info=True)
 
 
-async def unknown_text(update: Update, context: BotContext) -> None:
-    """Text outside any conversation: point to the menu."""
+async def unknown_message(update: Update, context: BotContext) -> None:
+    """A message outside any conversation (text, an unknown command, a photo, a sticker ...):
+    point to the menu."""
     assert update.effective_message
     member = context.member
     if member is None or member.status != MemberStatus.ACTIVE:
@@ -181,7 +224,9 @@ async def unknown_button(update: Update, context: BotContext) -> None:
 
 
 def register_first(app: Application) -> None:
-    """Group -1 runs first for every update: who is it, which language. Errors end here."""
+    """Group -2 drops redelivered updates; group -1 finds who it is and which language.
+    Errors end in `on_error`."""
+    app.add_handler(TypeHandler(Update, claim_update), group=-2)
     app.add_handler(TypeHandler(Update, load_member), group=-1)
     app.add_error_handler(on_error)
 
@@ -195,8 +240,12 @@ def register_last(app: Application) -> None:
     app.add_handler(MessageHandler(button_filter("language"), lang_command))
     app.add_handler(CallbackQueryHandler(lang_chosen, pattern=r"^lang:"))
     app.add_handler(CommandHandler("cancel", cancel))
+    # Any private message nothing else took: text, an unknown /command, a sticker, a location ...
     app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, unknown_text)
+        MessageHandler(
+            filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL,
+            unknown_message,
+        )
     )
     # Last of all: every press gets an answer, so no button keeps spinning.
     app.add_handler(CallbackQueryHandler(unknown_button))

@@ -4,6 +4,7 @@ the member's certified savings and rank."""
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import bulletins, cards
@@ -66,8 +67,23 @@ async def my_command(update: Update, context: BotContext) -> None:
     await show_page(update, context, 0)
 
 
+async def _not_here(update: Update, context: BotContext) -> bool:
+    """A press outside the private chat (forged on a group message, which it would replace)
+    is refused."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        return False
+    assert update.callback_query
+    await update.callback_query.answer(
+        context.tr.plain("This button is no longer valid."), show_alert=True
+    )
+    return True
+
+
 async def page_pressed(update: Update, context: BotContext) -> None:
     assert update.callback_query and update.callback_query.data
+    if await _not_here(update, context):
+        return
     await show_page(update, context, int(update.callback_query.data.rsplit(":", 1)[1]))
 
 
@@ -77,6 +93,8 @@ async def detail(update: Update, context: BotContext) -> None:
     assert query and query.data
     tr = context.tr
     _, _, item_id, page = query.data.split(":")
+    if await _not_here(update, context):
+        return
     member = context.member
     if member is None or member.status != MemberStatus.ACTIVE:
         await query.answer(error_plain(tr, ServiceError("forbidden")), show_alert=True)
@@ -86,27 +104,31 @@ async def detail(update: Update, context: BotContext) -> None:
     except ServiceError as exc:
         await query.answer(error_plain(tr, exc), show_alert=True)
         return
-    history = cards.history_lines(tr, view, context.settings.tzinfo)
+    tz = context.settings.tzinfo
+    bare = cards.shown_len(cards.item_text(tr, view, for_author=True, room=0))  # no description
     text = ""
-    for body_limit, events in ((None, 50), (800, 12), (200, 6)):
-        # A message holds 4096 characters: shorten the description and history to fit.
-        if body_limit is not None and len(view.body) > body_limit:
-            view.body = view.body[:body_limit] + "…"
-        shown = history[-events:]
-        lines = [cards.item_text(tr, view, for_author=True), "", tr._("<b>History</b>"), *shown]
-        text = "\n".join(lines)
-        if len(text) <= 3800:
+    for events, reason_limit, body_min in (
+        (50, cards.MESSAGE_LIMIT, 800),
+        (12, 300, 200),
+        (6, 100, 0),
+    ):
+        # A message holds 4096 UTF-16 code units: fewer, shorter history lines until the
+        # description keeps a fair part of the room.
+        history = cards.history_lines(tr, view, tz, reason_limit)[-events:]
+        tail = "\n".join(["", tr._("<b>History</b>"), *history])
+        room = cards.MESSAGE_LIMIT - cards.shown_len(tail) - 1
+        text = cards.item_text(tr, view, for_author=True, room=room) + "\n" + tail
+        if room - bare - 2 >= min(body_min, cards.utf16_len(view.body)):
             break
     back = InlineKeyboardButton(tr.plain("◀ Back to my items"), callback_data=f"my:p:{page}")
     rows = [[back]]
     if view.status == ItemStatus.NEEDS_INFO:
         rows.insert(0, [InlineKeyboardButton(tr.plain("✍️ Answer"), callback_data=f"ans:{view.id}")])
-    await query.answer()
-    await query.edit_message_text(text, reply_markup=InlineKeyboardMarkup(rows))
+    await context.show(update, text, InlineKeyboardMarkup(rows))
 
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("my", my_command, filters=filters.ChatType.PRIVATE))
     app.add_handler(MessageHandler(button_filter("my"), my_command))
-    app.add_handler(CallbackQueryHandler(page_pressed, pattern=r"^my:p:\d+$"))
-    app.add_handler(CallbackQueryHandler(detail, pattern=r"^my:i:\d+:\d+$"))
+    app.add_handler(CallbackQueryHandler(page_pressed, pattern=r"^my:p:\d{1,9}$"))
+    app.add_handler(CallbackQueryHandler(detail, pattern=r"^my:i:\d{1,9}:\d{1,9}$"))

@@ -42,6 +42,8 @@ async def _ask_unit(update: Update, context: BotContext, page: int = 0) -> int:
     assert update.effective_message
     choices = [(u.name, f"join:unit:{u.id}") for u in await units.list_units(context.db)]
     if not choices:
+        if update.callback_query:
+            await update.callback_query.answer()
         await update.effective_message.reply_text(
             context.tr._("No units are set up yet. Please ask the campaign office.")
         )
@@ -49,7 +51,7 @@ async def _ask_unit(update: Update, context: BotContext, page: int = 0) -> int:
     markup = paged_choices(choices, page, "join:page:")
     text = context.tr._("Which workshop or department do you work in?")
     if update.callback_query:
-        await update.callback_query.edit_message_text(text, reply_markup=markup)
+        await context.show(update, text, markup)  # answers the press
     else:
         await update.effective_message.reply_text(text, reply_markup=markup)
     return UNIT
@@ -143,11 +145,10 @@ async def claim_answer(update: Update, context: BotContext) -> int:
     """Link the imported record, or go on to register normally."""
     query = update.callback_query
     assert query and query.data and update.effective_user and context.user_data is not None
-    await query.answer()
     draft = context.user_data.get(DRAFT, {})
     if query.data.endswith(":n") or "claim" not in draft:
-        await query.edit_message_reply_markup(None)
-        return await _ask_unit(update, context)
+        return await _ask_unit(update, context)  # the question becomes the list of units
+    await query.answer()
     try:
         member = await people.claim_imported(
             context.db,
@@ -170,7 +171,6 @@ async def unit_page(update: Update, context: BotContext) -> int:
     """Another page of units."""
     query = update.callback_query
     assert query and query.data
-    await query.answer()
     return await _ask_unit(update, context, int(query.data.rsplit(":", 1)[1]))
 
 
@@ -207,7 +207,11 @@ async def name_from_telegram(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query and update.effective_user and context.user_data is not None
     await query.answer()
-    name = people.clean_name(update.effective_user.full_name[: people.MAX_NAME])
+    try:
+        name = people.clean_name(update.effective_user.full_name[: people.MAX_NAME])
+    except ServiceError as exc:  # a Telegram name of blanks: it has to be typed
+        await context.say(update, error_text(context.tr, exc))
+        return NAME
     context.user_data.setdefault(DRAFT, {})["name"] = name
     await query.edit_message_text(context.tr._("Name: <b>{name}</b>", name=name))
     return await _ask_group(update, context)
@@ -337,8 +341,8 @@ def register(app: Application) -> None:
         states={
             CLAIM: [CallbackQueryHandler(claim_answer, pattern=r"^join:claim:")],
             UNIT: [
-                CallbackQueryHandler(unit_chosen, pattern=r"^join:unit:\d+$"),
-                CallbackQueryHandler(unit_page, pattern=r"^join:page:\d+$"),
+                CallbackQueryHandler(unit_chosen, pattern=r"^join:unit:\d{1,9}$"),
+                CallbackQueryHandler(unit_page, pattern=r"^join:page:\d{1,9}$"),
             ],
             NAME: [
                 CallbackQueryHandler(name_from_telegram, pattern=r"^join:name$"),
@@ -354,4 +358,4 @@ def register(app: Application) -> None:
         allow_reentry=True,
     )
     app.add_handler(joining)
-    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^jr:\d+:[yn]$"))
+    app.add_handler(CallbackQueryHandler(decide_join, pattern=r"^jr:\d{1,9}:[yn]$"))

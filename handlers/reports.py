@@ -6,7 +6,7 @@ import io
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import bulletins, cards
@@ -136,6 +136,11 @@ async def rank(update: Update, context: BotContext) -> None:
     """Units by savings per head, the top savers and my place, for a period."""
     query = update.callback_query
     key = query.data.split(":")[1] if query and query.data else "month"
+    chat = update.effective_chat
+    if query is not None and (chat is None or chat.type != ChatType.PRIVATE):
+        # Forged on a group message: it would replace that message.
+        await query.answer(context.tr.plain("This button is no longer valid."), show_alert=True)
+        return
     campaign = await _campaign(update, context)
     if campaign is None:
         return

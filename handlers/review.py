@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -67,15 +68,16 @@ def _member_id(context: BotContext) -> int | None:
     return member.id if member is not None and member.status == MemberStatus.ACTIVE else None
 
 
-async def pressed(update: Update, context: BotContext) -> int:
-    """A decision button on a review card."""
+async def pressed(update: Update, context: BotContext) -> int | None:
+    """A decision button on a review card. A refusal, opening a card and a one-tap decision
+    leave a decision in progress (a reason being typed) as it was."""
     query = update.callback_query
     assert query and query.data and context.user_data is not None
     _rv, item_id, code = query.data.split(":")
     member_id = _member_id(context)
     if member_id is None:
         await context.refuse(update, ServiceError("forbidden"))
-        return END
+        return None
     if code == "open":
         try:
             await review.open_card(
@@ -88,10 +90,10 @@ async def pressed(update: Update, context: BotContext) -> int:
             )
         except ServiceError as exc:
             await context.refuse(update, exc)
-            return END
+            return None
         context.outbox_dirty = True
         await query.answer()
-        return END
+        return None
     action = review.CODES.get(code, "")
     try:
         checked = await review.check(
@@ -99,13 +101,14 @@ async def pressed(update: Update, context: BotContext) -> int:
         )
     except ServiceError as exc:
         await context.refuse(update, exc)
-        return END
+        return None
     item = checked.item
     pending: dict[str, Any] = {"item": item.id, "number": item.number, "action": action}
+    if action == "acknowledge":
+        await _decide(update, context, pending)
+        return None
     context.user_data[_key(update)] = pending
     tr = context.tr
-    if action == "acknowledge":
-        return await _decide(update, context, pending)
     await query.answer()
     if action == "approve":
         claimed = checked.claimed
@@ -150,7 +153,7 @@ async def pressed(update: Update, context: BotContext) -> int:
     return TEXT
 
 
-async def answer_pressed(update: Update, context: BotContext) -> int:
+async def answer_pressed(update: Update, context: BotContext) -> int | None:
     """The author's "Answer" button on a question."""
     query = update.callback_query
     assert query and query.data and context.user_data is not None
@@ -158,20 +161,27 @@ async def answer_pressed(update: Update, context: BotContext) -> int:
     member_id = _member_id(context)
     if member_id is None:
         await context.refuse(update, ServiceError("forbidden"))
-        return END
+        return None
     try:
         checked = await review.check(
             context.db, item_id, member_id, "answer", context.settings.tzinfo
         )
     except ServiceError as exc:
         await context.refuse(update, exc)
-        return END
+        return None
     await query.answer()
     number = checked.item.number
     context.user_data[_key(update)] = {"item": item_id, "number": number, "action": "answer"}
     prompt = PROMPTS["answer"]
     await context.say(update, context.tr._(prompt, number=number))
     return TEXT
+
+
+def _forget(update: Update, context: BotContext, pending: dict[str, Any]) -> None:
+    """The decision is over: drop it if it is the one in progress in this chat (a one-tap
+    acknowledgement leaves another decision in progress alone)."""
+    if context.user_data is not None and context.user_data.get(_key(update)) == pending:
+        context.user_data.pop(_key(update), None)
 
 
 async def _decide(update: Update, context: BotContext, pending: dict[str, Any], **kw: Any) -> int:
@@ -198,13 +208,11 @@ async def _decide(update: Update, context: BotContext, pending: dict[str, Any], 
         if exc.code in ("reason_required", "reason_too_long", "amount_required"):
             await context.refuse(update, exc)
             return TEXT if exc.code != "amount_required" else PANEL
-        if context.user_data is not None:
-            context.user_data.pop(_key(update), None)
+        _forget(update, context, pending)
         await context.refuse(update, exc)
         return END
     context.outbox_dirty = True
-    if context.user_data is not None:
-        context.user_data.pop(_key(update), None)
+    _forget(update, context, pending)
     query = update.callback_query
     if query is not None:
         await query.answer()
@@ -312,8 +320,7 @@ async def _panel(update: Update, context: BotContext, pending: dict[str, Any]) -
     text = "\n".join(lines)
     query = update.callback_query
     if query is not None and query.data and query.data.startswith("rvx:"):
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
+        await context.show(update, text, markup)  # the same grade again: nothing changes
     else:
         await context.say(update, text, markup)
     return PANEL
@@ -422,8 +429,7 @@ async def _ask_unit(update: Update, context: BotContext, pending: dict[str, Any]
     text = context.tr._("Which unit should handle {number}?", number=pending["number"])
     query = update.callback_query
     if query is not None and query.data and ":upage:" in query.data:
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
+        await context.show(update, text, markup)
     else:
         await context.say(update, text, markup)
     return UNIT
@@ -506,8 +512,13 @@ async def review_command(update: Update, context: BotContext) -> None:
 
 
 async def review_page(update: Update, context: BotContext) -> None:
-    assert update.callback_query and update.callback_query.data
-    await waiting(update, context, int(update.callback_query.data.split(":")[1]))
+    query = update.callback_query
+    assert query and query.data
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:  # forged on a group message
+        await stale(update, context)
+        return
+    await waiting(update, context, int(query.data.split(":")[1]))
 
 
 async def overdue_command(update: Update, context: BotContext) -> None:
@@ -542,22 +553,24 @@ def register(app: Application) -> None:
         name="review",
         persistent=True,
         entry_points=[
-            CallbackQueryHandler(pressed, pattern=r"^rv:\d+:\w+$"),
-            CallbackQueryHandler(answer_pressed, pattern=r"^ans:\d+$"),
+            CallbackQueryHandler(pressed, pattern=r"^rv:\d{1,9}:\w+$"),
+            CallbackQueryHandler(answer_pressed, pattern=r"^ans:\d{1,9}$"),
         ],
         states={
             TEXT: [
                 MessageHandler(typed, text_given),
                 MessageHandler(photo, photo_given),
-                CallbackQueryHandler(bare_implemented, pattern=r"^rvx:\d+:bare$"),
+                CallbackQueryHandler(bare_implemented, pattern=r"^rvx:\d{1,9}:bare$"),
             ],
-            PANEL: [CallbackQueryHandler(panel_pressed, pattern=r"^rvx:\d+:")],
+            PANEL: [CallbackQueryHandler(panel_pressed, pattern=r"^rvx:\d{1,9}:")],
             AMOUNT: [
                 MessageHandler(typed, amount_given),
-                CallbackQueryHandler(same_as_certified, pattern=r"^rvx:\d+:same$"),
+                CallbackQueryHandler(same_as_certified, pattern=r"^rvx:\d{1,9}:same$"),
             ],
             REWARD: [MessageHandler(typed, reward_given)],
-            UNIT: [CallbackQueryHandler(unit_pressed, pattern=r"^rvx:\d+:(unit|upage):\d+$")],
+            UNIT: [
+                CallbackQueryHandler(unit_pressed, pattern=r"^rvx:\d{1,9}:(unit|upage):\d{1,9}$")
+            ],
         },
         fallbacks=[
             CommandHandler("cancel", cancel),
@@ -571,5 +584,5 @@ def register(app: Application) -> None:
     app.add_handler(deciding)
     app.add_handler(CommandHandler("review", review_command, filters=private))
     app.add_handler(MessageHandler(button_filter("review"), review_command))
-    app.add_handler(CallbackQueryHandler(review_page, pattern=r"^rvl:\d+$"))
+    app.add_handler(CallbackQueryHandler(review_page, pattern=r"^rvl:\d{1,9}$"))
     app.add_handler(CommandHandler("overdue", overdue_command, filters=private))

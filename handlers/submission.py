@@ -298,8 +298,7 @@ async def ask_unit(update: Update, context: BotContext, draft: Draft, page: int 
     markup = paged_choices(choices, page, _cb(draft, "upage", ""))
     query = update.callback_query
     if query is not None and query.data and ":upage:" in query.data:
-        await query.answer()
-        await query.edit_message_text(text, reply_markup=markup)
+        await context.show(update, text, markup)
     else:
         await context.say(update, text, markup)
     return UNIT
@@ -651,13 +650,13 @@ async def co_author_added(update: Update, context: BotContext, draft: Draft) -> 
             tr.plain("At most {limit} co-authors.", limit=MAX_CO_AUTHORS), show_alert=True
         )
         return None
-    await query.answer()
     own = context.member.id if context.member else None
     if member.id not in draft["co_authors"] and member.id != own:
         draft["co_authors"].append(member.id)
-    await query.edit_message_text(
+    await context.show(  # a second tap shows the same: not an error
+        update,
         tr._("Added {name}. Type another name, or tap Done.", name=member.name),
-        reply_markup=await _co_author_markup(context, draft),
+        await _co_author_markup(context, draft),
     )
     return None
 
@@ -667,12 +666,12 @@ async def co_author_removed(update: Update, context: BotContext, draft: Draft) -
     query = update.callback_query
     assert query and query.data
     member_id = int(query.data.rsplit(":", 1)[1])
-    await query.answer()
     if member_id in draft["co_authors"]:
         draft["co_authors"].remove(member_id)
-    await query.edit_message_text(
+    await context.show(
+        update,
         context.tr._("Type a co-author's name to add them, or tap Done."),
-        reply_markup=await _co_author_markup(context, draft),
+        await _co_author_markup(context, draft),
     )
     return None
 
@@ -714,6 +713,7 @@ async def _summary_text(context: BotContext, draft: Draft) -> str:
     idea = _is_idea(draft)
     head = tr._("Please check your idea:") if idea else tr._("Please check your report:")
     lines = [f"<b>{head}</b>", ""]
+    described: int | None = None  # the line of the description
     if idea:
         category = "-"
         for c in await campaigns.categories(context.db, int(draft["campaign_id"]), archived=True):
@@ -723,7 +723,8 @@ async def _summary_text(context: BotContext, draft: Draft) -> str:
         lines.append(tr._("Title: <b>{title}</b>", title=draft["title"]))
         voices = sum(1 for f in draft["files"] if f["kind"] == "voice")
         if draft["body"]:
-            lines.append(tr._("Description: {body}", body=draft["body"]))
+            described = len(lines)
+            lines.append("")  # filled in last, shortened to what the message has room for
         elif voices:
             lines.append(tr._("Description: (voice message)"))
         claimed = Decimal(draft["claimed"]) if draft["claimed"] else None
@@ -761,6 +762,10 @@ async def _summary_text(context: BotContext, draft: Draft) -> str:
                 ),
             ]
     lines += ["", tr._("Nothing is sent until you tap Submit.")]
+    if described is not None:
+        room = cards.MESSAGE_LIMIT - cards.shown_len("\n".join(lines))
+        room -= cards.shown_len(tr._("Description: {body}", body=""))
+        lines[described] = tr._("Description: {body}", body=cards.clip(draft["body"], room))
     return "\n".join(lines)
 
 
@@ -969,14 +974,14 @@ def register(app: Application) -> None:
         entry_points=entry_points,
         states={
             RESUME: [_buttons("resume", resume), _buttons(r"new:\w+", restart)],
-            CATEGORY: [_buttons(r"cat:\d+", category_chosen)],
+            CATEGORY: [_buttons(r"cat:\d{1,9}", category_chosen)],
             TITLE: [MessageHandler(typed, title_typed)],
             BODY: [
                 MessageHandler(typed, body_typed),
                 MessageHandler(private & filters.VOICE, body_voice),
             ],
             AMOUNT: [MessageHandler(typed, amount_typed), _buttons("skip", amount_skipped)],
-            UNIT: [_buttons(r"unit:\d+", unit_chosen), _buttons(r"upage:\d+", unit_page)],
+            UNIT: [_buttons(r"unit:\d{1,9}", unit_chosen), _buttons(r"upage:\d{1,9}", unit_page)],
             PLACE: [MessageHandler(typed, place_typed)],
             FILES: [
                 MessageHandler(sent_file, file_received),
@@ -985,8 +990,8 @@ def register(app: Application) -> None:
             ],
             COAUTHORS: [
                 MessageHandler(typed, co_author_search),
-                _buttons(r"co:\d+", co_author_added),
-                _buttons(r"unco:\d+", co_author_removed),
+                _buttons(r"co:\d{1,9}", co_author_added),
+                _buttons(r"unco:\d{1,9}", co_author_removed),
                 done,
             ],
             ANON: [_buttons("anon:[yn]", anonymous_chosen)],

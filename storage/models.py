@@ -189,11 +189,39 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("number"),
         UniqueConstraint("client_key"),
-        Index("ix_item_campaign_status", "campaign_id", "status"),
-        Index("ix_item_campaign_submitted", "campaign_id", "submitted_at"),
+        # Wide indexes: figures and reports read only these columns, never the rows (0006).
+        Index("ix_item_campaign_status", "campaign_id", "status", "stage_since"),
+        Index("ix_item_campaign_submitted", "campaign_id", "submitted_at", "kind", "unit_id", "id"),
         Index("ix_item_unit_status", "unit_id", "status"),
-        Index("ix_item_campaign_approved", "campaign_id", "approved_at"),
-        Index("ix_item_campaign_closed", "campaign_id", "closed_at"),
+        Index(
+            "ix_item_campaign_approved",
+            "campaign_id",
+            "approved_at",
+            "kind",
+            "status",
+            "unit_id",
+            "certified_amount",
+            "verified_amount",
+            "id",
+        ),
+        Index(
+            "ix_item_campaign_unit_approved",
+            "campaign_id",
+            "unit_id",
+            "approved_at",
+            "status",
+            "certified_amount",
+            "verified_amount",
+        ),
+        Index(
+            "ix_item_campaign_closed",
+            "campaign_id",
+            "kind",
+            "closed_at",
+            "status",
+            "unit_id",
+            "submitted_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -357,3 +385,13 @@ class BotState(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)  # JSON of the key
     data: Mapped[dict[str, Any] | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessedUpdate(Base):
+    """An update id seen from Telegram; `done` once handled, so a redelivery acts once."""
+
+    __tablename__ = "processed_update"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -46,6 +46,7 @@ async def _certify(
                 status=status,
                 certified_amount=Decimal(certified),
                 verified_amount=Decimal(verified) if verified else None,
+                approved_at=NOW + timedelta(days=2),
             )
         )
         session.add(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import inspect
 
 from bot.config import MissingTokenError, Settings
-from bot.logsetup import install_redaction
+from bot.logsetup import configure_logging, install_redaction
 from storage.db import Database
 from tests.conftest import TEST_TOKEN
 
@@ -39,6 +39,14 @@ def test_placeholder_tokens_are_refused(token: str) -> None:
     settings = Settings(_env_file=None, bot_token=token)  # type: ignore[call-arg]
     with pytest.raises(MissingTokenError, match="@BotFather"):
         settings.require_token()
+
+
+@pytest.mark.parametrize("secret", ["has space", "ünïcode", "x" * 257, "semi;colon"])
+def test_a_webhook_secret_telegram_would_refuse_is_refused(secret: str) -> None:
+    with pytest.raises(ValueError, match="Telegram's rule"):
+        Settings(_env_file=None, webhook_secret=secret)  # type: ignore[call-arg]
+    ok = Settings(_env_file=None, webhook_secret="Ab0_-" * 10)  # type: ignore[call-arg]
+    assert ok.webhook_secret.get_secret_value() == "Ab0_-" * 10
 
 
 def test_bad_timezone_is_refused() -> None:
@@ -125,3 +133,19 @@ def test_token_is_redacted_from_messages_and_tracebacks(caplog: pytest.LogCaptur
     text = caplog.text
     assert TEST_TOKEN not in text
     assert "<redacted>" in text
+
+
+def test_debug_logging_keeps_telegram_updates_out() -> None:
+    root, ptb = logging.getLogger(), logging.getLogger("telegram")
+    saved = (root.level, ptb.level, list(root.handlers))
+    try:
+        root.handlers.clear()  # as in the `savings-bot` process: no handlers before set-up
+        configure_logging("DEBUG", [])
+        assert logging.getLogger("bot.app").isEnabledFor(logging.DEBUG)
+        # PTB's DEBUG lines are whole updates, with names and texts: never logged.
+        assert not logging.getLogger("telegram.ext.Application").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("telegram.ext.Application").isEnabledFor(logging.INFO)
+    finally:
+        root.setLevel(saved[0])
+        ptb.setLevel(saved[1])
+        root.handlers[:] = saved[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from sqlalchemy import func, select
@@ -219,9 +219,11 @@ def parse_value(field: str, text: str) -> Any:
     if field == "reward_share":
         try:
             value = Decimal(text.rstrip("%％").strip()) / 100
-        except InvalidOperation:
-            raise ServiceError("bad_share") from None
-        if not (Decimal(0) <= value <= Decimal(1)):
+            # "NaN" divides fine but cannot be compared; "1E+99999999999" overflows.
+            valid = value.is_finite() and Decimal(0) <= value <= Decimal(1)
+        except DecimalException:
+            valid = False
+        if not valid:
             raise ServiceError("bad_share")
         return value
     try:

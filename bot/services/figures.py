@@ -22,12 +22,14 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    or_,
+    literal,
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.services.periods import Period, elapsed_share
 from storage.db import Database
@@ -101,19 +103,42 @@ def author_counts() -> Subquery:
     )
 
 
+def _authors_of_item() -> ColumnElement[int]:
+    """The number of authors of the row's item (an index lookup per item, so only the items
+    a figure needs are counted, never the whole table)."""
+    other = aliased(ItemAuthor)
+    return (
+        select(func.count())
+        .select_from(other)
+        .where(other.item_id == Item.id)
+        .correlate(Item)
+        .scalar_subquery()
+    )
+
+
+def _share() -> ColumnElement[float]:
+    """An author's share of the row's item, in fen (a float: shares may split a fen)."""
+    return type_coerce(counted_fen(), Float) / (_authors_of_item() + 0.0)
+
+
 def member_shares(campaign_id: int, span: Span | None = None) -> Subquery:
     """Each member's credited savings (in fen, a float: shares may split a fen), for ideas
     approved within `span` (all when None)."""
-    counts = author_counts()
-    share = type_coerce(counted_fen(), Float) / counts.c.n
     return (
-        select(ItemAuthor.member_id, func.sum(share).label("fen"))
+        select(ItemAuthor.member_id, func.sum(_share()).label("fen"))
         .join(Item, Item.id == ItemAuthor.item_id)
-        .join(counts, counts.c.item_id == Item.id)
-        .where(*_counted(campaign_id), _within(Item.approved_at, span))
+        .where(*_counted(campaign_id), _approved(span))
         .group_by(ItemAuthor.member_id)
         .subquery("shares")
     )
+
+
+def _approved(span: Span | None) -> ColumnElement[bool]:
+    """Approved within the span; without one, approved at all (every counted idea has its
+    approval time: the condition lets the approval-time index find them)."""
+    if span is None:
+        return Item.approved_at.is_not(None)
+    return _within(Item.approved_at, span)
 
 
 # ---- units ------------------------------------------------------------------------------------
@@ -151,49 +176,64 @@ def _per_head(amount: Decimal, headcount: int) -> Decimal:
     return (amount / headcount).quantize(YUAN, ROUND_HALF_UP) if headcount > 0 else Decimal("0.00")
 
 
-async def unit_figures(session: AsyncSession, campaign_id: int, span: Span) -> list[UnitFigures]:
-    """Every unit's figures for the span, best savings per head first (one statement)."""
+async def unit_figures(
+    session: AsyncSession, campaign_id: int, span: Span, *, savings_only: bool = False
+) -> list[UnitFigures]:
+    """Every unit's figures for the span, best savings per head first (one statement).
+
+    Each part reads only its rows, by its own index (ideas submitted, approved, rejected in
+    the span; savings to date; open waste reports), rather than the whole campaign.
+    `savings_only`: headcounts and savings alone (the counts of ideas, people taking part and
+    open waste reports are left at 0), which over a long span is much cheaper."""
+    ours = Item.campaign_id == campaign_id
     idea = Item.kind == ItemKind.IDEA
-    counted = and_(idea, Item.status.in_(COUNTED_STATUSES))
-    items = (
-        select(
-            Item.unit_id.label("unit_id"),
-            func.count(case((and_(idea, _within(Item.submitted_at, span)), 1))).label("submitted"),
-            func.count(case((and_(counted, _within(Item.approved_at, span)), 1))).label("approved"),
-            func.count(
-                case(
-                    (
-                        and_(
-                            idea,
-                            Item.status == ItemStatus.REJECTED,
-                            _within(Item.closed_at, span),
-                        ),
-                        1,
-                    )
-                )
-            ).label("rejected"),
-            func.sum(
-                case((and_(counted, _within(Item.approved_at, span)), counted_fen()), else_=0)
-            ).label("saved"),
-            func.sum(
-                case((and_(counted, Item.approved_at < span.end), counted_fen()), else_=0)
-            ).label("to_date"),
-            func.count(
-                case(
-                    (
-                        and_(
-                            Item.kind == ItemKind.WASTE,
-                            Item.submitted_at < span.end,
-                            or_(Item.closed_at.is_(None), Item.closed_at >= span.end),
-                        ),
-                        1,
-                    )
-                )
-            ).label("open_waste"),
-        )
-        .where(Item.campaign_id == campaign_id)
+    submitted = (
+        select(Item.unit_id.label("unit_id"), func.count().label("n"))
+        .where(ours, _within(Item.submitted_at, span), idea)
         .group_by(Item.unit_id)
-        .subquery("unit_items")
+        .subquery("unit_submitted")
+    )
+
+    # Savings per unit: by the unit's approvals (an index range per unit, no sorting of the
+    # campaign's approvals). Counted statuses are those of ideas only.
+    def approvals(value: ColumnElement[Any], since: datetime | None) -> ColumnElement[Any]:
+        return (
+            select(value)
+            .where(
+                ours,
+                Item.unit_id == Unit.id,
+                Item.approved_at < span.end,
+                true() if since is None else Item.approved_at >= since,
+                Item.status.in_(COUNTED_STATUSES),
+            )
+            .correlate(Unit)
+            .scalar_subquery()
+        )
+
+    fen = counted_fen()
+    approved = approvals(func.count(), span.start)
+    saved = approvals(func.coalesce(func.sum(fen), 0), span.start)
+    to_date = approvals(func.coalesce(func.sum(fen), 0), None)
+    rejected = (
+        select(Item.unit_id.label("unit_id"), func.count().label("n"))
+        .where(ours, idea, _within(Item.closed_at, span), Item.status == ItemStatus.REJECTED)
+        .group_by(Item.unit_id)
+        .subquery("unit_rejected")
+    )
+    # Open at the span's end: not closed yet, or closed after it (two ranges of the closing
+    # index; the submission time is tested in the count so that it picks no other index).
+    waste = [ours, Item.kind == ItemKind.WASTE]
+    still_open = union_all(
+        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at.is_(None)),
+        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at >= span.end),
+    ).subquery("waste_open")
+    open_waste = (
+        select(
+            still_open.c.unit_id.label("unit_id"),
+            func.count(case((still_open.c.submitted_at < span.end, 1))).label("n"),
+        )
+        .group_by(still_open.c.unit_id)
+        .subquery("unit_open_waste")
     )
     people = (
         select(Member.unit_id.label("unit_id"), func.count().label("n"))
@@ -208,28 +248,26 @@ async def unit_figures(session: AsyncSession, campaign_id: int, span: Span) -> l
         )
         .join(Item, Item.id == ItemAuthor.item_id)
         .join(Member, Member.id == ItemAuthor.member_id)
-        .where(Item.campaign_id == campaign_id, idea, _within(Item.submitted_at, span))
+        .where(ours, _within(Item.submitted_at, span), idea)
         .group_by(Member.unit_id)
         .subquery("unit_participants")
     )
     headcount = case((Unit.headcount > 0, Unit.headcount), else_=func.coalesce(people.c.n, 0))
+    query = select(Unit.id, Unit.name, Unit.archived, headcount).outerjoin(
+        people, people.c.unit_id == Unit.id
+    )
+    counts: list[ColumnElement[Any]] = []
+    for part in (submitted, rejected, taking_part, open_waste):
+        if savings_only:
+            counts.append(literal(0))
+        else:
+            counts.append(func.coalesce(part.c.n, 0))
+            query = query.outerjoin(part, part.c.unit_id == Unit.id)
+    n_submitted, n_rejected, n_taking_part, n_open_waste = counts
     rows = await session.execute(
-        select(
-            Unit.id,
-            Unit.name,
-            Unit.archived,
-            headcount,
-            func.coalesce(items.c.submitted, 0),
-            func.coalesce(items.c.approved, 0),
-            func.coalesce(items.c.rejected, 0),
-            func.coalesce(taking_part.c.n, 0),
-            func.coalesce(items.c.saved, 0),
-            func.coalesce(items.c.to_date, 0),
-            func.coalesce(items.c.open_waste, 0),
+        query.add_columns(
+            n_submitted, approved, n_rejected, n_taking_part, saved, to_date, n_open_waste
         )
-        .outerjoin(items, items.c.unit_id == Unit.id)
-        .outerjoin(people, people.c.unit_id == Unit.id)
-        .outerjoin(taking_part, taking_part.c.unit_id == Unit.id)
     )
     figures = [
         UnitFigures(
@@ -456,33 +494,47 @@ class Standing:
     plant_size: int
 
 
-async def _rank(
-    session: AsyncSession, shares: Subquery, mine: float, unit_id: int | None
-) -> tuple[int, int]:
-    active = Member.status == MemberStatus.ACTIVE
-    scope = [active] if unit_id is None else [active, Member.unit_id == unit_id]
-    size = await session.scalar(select(func.count()).select_from(Member).where(*scope))
-    ahead = await session.scalar(
-        select(func.count())
-        .select_from(shares)
-        .join(Member, Member.id == shares.c.member_id)
-        .where(and_(*scope), shares.c.fen > mine + 1e-6)
-    )
-    return int(ahead or 0) + 1, int(size or 0)
-
-
 async def member_standing(
     session: AsyncSession, campaign_id: int, member: Member, span: Span | None = None
 ) -> Standing:
-    """Where the member stands: ties share a rank; members with nothing yet rank last."""
-    shares = member_shares(campaign_id, span)
-    mine = await session.scalar(select(shares.c.fen).where(shares.c.member_id == member.id))
-    fen = float(mine or 0.0)
-    unit_rank, unit_size = (
-        await _rank(session, shares, fen, member.unit_id) if member.unit_id else (0, 0)
+    """Where the member stands: ties share a rank; members with nothing yet rank last.
+
+    Two statements: the member's own total (from their items alone), then everyone's totals
+    once, counted against it for both ranks, with the sizes of the unit and the plant."""
+    # The conditions go in the sum, not the WHERE: the member's own rows lead, never an index
+    # over the whole campaign.
+    mine = await session.scalar(
+        select(func.sum(case((and_(*_counted(campaign_id), _approved(span)), _share()), else_=0)))
+        .select_from(ItemAuthor)
+        .join(Item, Item.id == ItemAuthor.item_id)
+        .where(ItemAuthor.member_id == member.id)
     )
-    plant_rank, plant_size = await _rank(session, shares, fen, None)
-    return Standing(yuan(fen), unit_rank, unit_size, plant_rank, plant_size)
+    fen = float(mine or 0.0)
+    shares = member_shares(campaign_id, span)
+    active = Member.status == MemberStatus.ACTIVE
+    in_unit = Member.unit_id == member.unit_id
+    ahead = (
+        select(
+            func.count(),
+            func.count(case((in_unit, 1))) if member.unit_id else literal(0),
+        )
+        .select_from(shares)
+        .join(Member, Member.id == shares.c.member_id)
+        .where(active, shares.c.fen > fen + 1e-6)
+        .subquery("ahead")
+    )
+    sizes = (
+        select(func.count(), func.count(case((in_unit, 1))) if member.unit_id else literal(0))
+        .select_from(Member)
+        .where(active)
+        .subquery("sizes")
+    )
+    both = ahead.join(sizes, true())  # one row each
+    row = (await session.execute(select(*ahead.c, *sizes.c).select_from(both))).one()
+    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row)
+    if not member.unit_id:
+        return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)
+    return Standing(yuan(fen), unit_ahead + 1, unit_size, plant_ahead + 1, plant_size)
 
 
 async def standing(db: Database, campaign_id: int, member: Member) -> Standing:

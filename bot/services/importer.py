@@ -127,7 +127,13 @@ def _sheets(filename: str, data: bytes) -> Iterator[tuple[str | None, list[list[
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    yield None, [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+    try:  # newline="": a carriage return inside a field is data, not an error
+        rows: list[list[object]] = [
+            list(row) for row in csv.reader(io.StringIO(text, newline=""), dialect)
+        ]
+    except csv.Error as exc:
+        raise ValueError("unreadable") from exc
+    yield None, rows
 
 
 def _cell(row: list[object], index: int | None) -> str:
@@ -136,7 +142,8 @@ def _cell(row: list[object], index: int | None) -> str:
     value = row[index]
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return " ".join(str(value).split())
+    # NUL is no text (PostgreSQL refuses it): a blank like any other.
+    return " ".join(str(value).replace("\x00", " ").split())
 
 
 def parse(filename: str, data: bytes) -> tuple[list[_UnitRow], list[_MemberRow], ImportResult]:
@@ -193,7 +200,7 @@ def _check_unit(
         result.errors.append(ImportError_(sheet, line, "name_too_long", name))
     elif any(r.name.lower() == name.lower() for r in rows):
         result.errors.append(ImportError_(sheet, line, "duplicate", name))
-    elif not headcount.isdigit() or int(headcount) > MAX_HEADCOUNT:
+    elif not headcount.isdecimal() or int(headcount) > MAX_HEADCOUNT:  # int() refuses "²"
         result.errors.append(ImportError_(sheet, line, "bad_headcount", headcount))
     else:
         rows.append(_UnitRow(line, name, int(headcount)))

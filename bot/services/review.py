@@ -448,7 +448,14 @@ async def open_card(
             if name != "answer" and item.status in rule.sources and actor.may(rule, item, is_author)
         ]
         if not allowed:
-            if item.status not in OPEN or item.status == S.NEEDS_INFO:
+            # "Already decided by X" only to who could have decided it: it names the reviewer.
+            reviewer = any(
+                actor.may(rule, item, is_author, stage)
+                for name, rule in RULES.items()
+                if name != "answer"
+                for stage in rule.sources
+            )
+            if reviewer and (item.status not in OPEN or item.status == S.NEEDS_INFO):
                 raise await _already(session, item, tz)
             raise ServiceError("forbidden")
         view = await cards.load_view(session, item)
@@ -601,6 +608,9 @@ async def send_reminders(db: Database, limits: Limits, now: datetime, default_la
                         Item.id == item.id,
                         Item.status == status,
                         Item.stage_since == item.stage_since,
+                        # Another process may have reminded meanwhile: once a day in all.
+                        (Item.reminded_at.is_(None))
+                        | (Item.reminded_at <= now - timedelta(days=1)),
                     )
                     .values(reminded_at=now)
                     .execution_options(synchronize_session=False)

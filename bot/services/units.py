@@ -29,7 +29,7 @@ def clean_unit_name(name: str) -> str:
 
 def parse_headcount(text: str) -> int:
     text = text.strip().replace(",", "").replace("，", "").rstrip("人")
-    if not text.isdigit():
+    if not text.isdecimal():  # isdigit() also takes "²" and "①", which int() refuses
         raise ServiceError("bad_headcount")
     value = int(text)
     if value > MAX_HEADCOUNT:

@@ -12,9 +12,9 @@ chat not found, bot blocked, ...) are answered like Telegram does but are *not* 
 a correct bot must cope with them.
 
 :meth:`FakeTelegram.inject` schedules faults (flood control, forbidden, chat migration, network
-errors, timeouts after the request was accepted). The two transport-level faults are returned as
-a marker (see :func:`transport_fault`) for the transport (:mod:`.request`, or an HTTP server) to
-turn into a dropped connection or a timeout.
+errors, connect timeouts, timeouts after the request was accepted). The transport-level faults
+are returned as a marker (see :func:`transport_fault`) for the transport (:mod:`.request`, or an
+HTTP server) to turn into a dropped connection or a timeout.
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-FaultKind = Literal["retry_after", "forbidden", "migrated", "network", "timeout_after_accept"]
+FaultKind = Literal[
+    "retry_after", "forbidden", "migrated", "network", "connect_timeout", "timeout_after_accept"
+]
 FAULT_KINDS: frozenset[str] = frozenset(
-    {"retry_after", "forbidden", "migrated", "network", "timeout_after_accept"}
+    {"retry_after", "forbidden", "migrated", "network", "connect_timeout", "timeout_after_accept"}
 )
 TRANSPORT_FAULT_KEY = "fake_transport_fault"
 
@@ -85,7 +87,8 @@ CONTENT_FIELDS = (
 
 
 def transport_fault(body: Mapping[str, Any]) -> str | None:
-    """``"network"`` or ``"timeout"`` if ``handle`` answered with a transport-level fault."""
+    """``"network"``, ``"connect_timeout"`` or ``"timeout"`` if ``handle`` answered with a
+    transport-level fault."""
     value = body.get(TRANSPORT_FAULT_KEY)
     return value if isinstance(value, str) else None
 
@@ -363,6 +366,9 @@ class FakeTelegram:
         if fault is not None and fault.kind == "network":
             call.status, call.error = 0, "network error (injected: never reached Telegram)"
             return 0, {"ok": False, TRANSPORT_FAULT_KEY: "network"}
+        if fault is not None and fault.kind == "connect_timeout":
+            call.status, call.error = 0, "connect timeout (injected: never reached Telegram)"
+            return 0, {"ok": False, TRANSPORT_FAULT_KEY: "connect_timeout"}
         if fault is not None and fault.kind != "timeout_after_accept":
             return self._fail(call, self._fault_error(fault, p))
 
@@ -415,7 +421,8 @@ class FakeTelegram:
 
         Kinds: ``retry_after`` (429 with ``parameters.retry_after``), ``forbidden`` (403),
         ``migrated`` (400 with ``parameters.migrate_to_chat_id``; the chat moves for good),
-        ``network`` (never reaches Telegram) and ``timeout_after_accept`` (done, but the client
+        ``network`` (never reaches Telegram), ``connect_timeout`` (never reaches Telegram; the
+        client times out connecting) and ``timeout_after_accept`` (done, but the client
         times out). With ``chat_id`` only calls for that chat match.
         """
         if kind not in FAULT_KINDS:

@@ -19,6 +19,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -106,6 +107,10 @@ class FakeRequest(BaseRequest):
         fault = transport_fault(body)
         if fault == "network":
             raise NetworkError(f"Fake network error: {api_method} never reached Telegram")
+        if fault == "connect_timeout":
+            raise TimedOut(
+                f"Fake timeout: {api_method} could not connect"
+            ) from httpx.ConnectTimeout("connect timed out")
         if fault == "timeout":
             raise TimedOut(f"Fake timeout: {api_method} was accepted, but no answer arrived")
         if (

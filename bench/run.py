@@ -1,0 +1,1323 @@
+"""Benchmarks of the bot on a generated plant: a plain-text report with PASS/MISS per target.
+
+Run from the repository root (no network, no token; temporary files are removed):
+
+    .venv/bin/python bench/run.py                          # small and large on SQLite
+    .venv/bin/python bench/run.py --sizes small --updates 100 --flows 10
+    DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py
+
+With DATABASE_URL pointing at PostgreSQL, the data sets go there instead of a SQLite file, and
+the database's `public` schema is DROPPED and recreated for each size: give it a database of
+its own. `--out FILE` also writes the report to FILE. Every figure is measured in the same run
+and compared with baselines measured in that run, so the ratios hold on any machine.
+"""
+
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import os
+import platform
+import re
+import resource
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+SELF = str(Path(__file__).resolve())
+ROOT = Path(SELF).parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CommandHandler
+
+from bot import bulletins
+from bot.app import BotApplication, build_application
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import translator
+from bot.services import export, posts, reports
+from bot.services.reports import ReportKind
+from bot.services.sample import Shape, populate
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import (
+    Item,
+    ItemAuthor,
+    ItemEvent,
+    ItemKind,
+    ItemStatus,
+    Member,
+    MemberStatus,
+    UnitAssessor,
+)
+from storage.types import UTCDateTime
+from tests.fakeapi.core import FakeTelegram, StoredMessage
+from tests.fakeapi.request import FakeRequest
+from tests.fakeapi.users import FakeUser, Harness
+
+TOKEN = "4242:offline-bench-token-not-a-real-token-0000"
+TZ_NAME = "Asia/Shanghai"
+TZ = ZoneInfo(TZ_NAME)
+TODAY = date(2026, 11, 20)
+# After the last generated event (working hours end at 17:30 local on `TODAY`).
+NOW = datetime.combine(TODAY, clock_time(18, 0), TZ).astimezone(UTC)
+
+SIZES = {
+    "small": Shape(
+        units=20,
+        workers=2_000,
+        ideas=17_000,
+        approved=7_500,
+        certified_total=None,
+        waste=3_000,
+        days=730,
+    ),
+    "large": Shape(
+        units=200,
+        workers=20_000,
+        ideas=170_000,
+        approved=75_000,
+        certified_total=None,
+        waste=30_000,
+        days=730,
+    ),
+}
+
+TITLES = [
+    ("空压机管网检漏，减少漏气", "排查压缩空气管网，更换老化的快插接头，空压机加载时间明显减少。"),
+    ("退火炉加热改到夜班", "退火炉白班升温正处峰时电价，改到夜班谷电时段升温，白班只做保温。"),
+    ("废旧轴承翻新利用", "收集报废的轴承，清洗、检测后作为备件使用，减少外购。"),
+    ("食堂洗菜池加装节水龙头", "食堂洗菜池长流水，加装节水龙头并按用餐人数开启蒸饭柜。"),
+]  # fmt: skip
+
+
+# ---- the clock, the harness, the statistics ---------------------------------------------------
+
+
+class FixedClock(Clock):
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+
+class TimedHarness(Harness):
+    """The test harness, timing `Application.process_update` of each update (the update's
+    conversion from JSON and the outbox draining stay outside) and counting the SQL statements
+    it sends to `engine`; `outbox=True` drains the bot's outbox after every update, timed
+    separately, as the bot's sender would."""
+
+    def __init__(
+        self, app: Any, telegram: FakeTelegram, *, outbox: bool, engine: AsyncEngine | None
+    ) -> None:
+        super().__init__(app, telegram)
+        self.outbox = outbox
+        self.samples: list[float] | None = None
+        self.drained = 0.0
+        self.drained_messages = 0
+        self.statements = 0
+        self._timing = False
+        if engine is not None:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args: object) -> None:
+        if self._timing and self.samples is not None:
+            self.statements += 1
+
+    async def process(self, update: Mapping[str, Any], *, validate: bool = True) -> None:
+        data = dict(update)
+        data.setdefault("update_id", self.telegram.next_update_id())
+        parsed = Update.de_json(data, self.app.bot)
+        self._timing = True
+        began = time.perf_counter()
+        try:
+            await self.app.process_update(parsed)
+        finally:
+            elapsed = time.perf_counter() - began
+            self._timing = False
+        if self.samples is not None:
+            self.samples.append(elapsed)
+        if self.outbox:
+            began = time.perf_counter()
+            sent = await self.app.bot_data.outbox.drain(self.app.bot)
+            if self.samples is not None:
+                self.drained += time.perf_counter() - began
+                self.drained_messages += sent
+
+    @contextlib.contextmanager
+    def recording(self, collect: bool = True) -> Iterator[list[float]]:
+        if collect:
+            gc.collect()
+        self.samples, self.drained, self.drained_messages, self.statements = [], 0.0, 0, 0
+        try:
+            yield self.samples
+        finally:
+            self.samples = None
+
+    def rate(self, label: str, samples: list[float]) -> Rate:
+        return Rate(label, samples, self.drained, self.drained_messages, self.statements)
+
+    def check(self, what: str) -> None:
+        """A benchmark of failing updates means nothing: stop at the first problem."""
+        problems = [repr(e) for e in self.errors] + list(self.telegram.violations)
+        if problems:
+            raise BenchError(f"{what}: {problems[:3]}")
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass
+class Rate:
+    """Per-update latencies of a scenario."""
+
+    label: str
+    samples: list[float]
+    drained: float = 0.0  # seconds spent draining the outbox after these updates (not in samples)
+    messages: int = 0  # messages the drains sent
+    statements: int = 0  # SQL statements the updates sent (drains excluded)
+
+    @property
+    def total(self) -> float:
+        return sum(self.samples)
+
+    @property
+    def per_second(self) -> float:
+        return len(self.samples) / self.total if self.samples else 0.0
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.samples)
+        return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+@dataclass
+class Wall:
+    """Wall time of a repeated call (median) and its SQL statements per call."""
+
+    label: str
+    seconds: float
+    statements: int
+
+
+@dataclass
+class ExportFigures:
+    items: int
+    rows: dict[str, int]
+    seconds: float
+    rss_peak: int  # the process's highest RSS during the export (bytes)
+    rss_start: int  # its RSS just before
+    traced_peak: int | None  # tracemalloc's peak in a second run (--tracemalloc)
+    size: int
+    plain_seconds: float  # scaled to all rows
+    plain_share: float  # the share of the rows the plain writer wrote
+
+
+@dataclass
+class SizeFigures:
+    name: str
+    shape: Shape
+    populate_seconds: float
+    builder_rss: int  # peak RSS of the child process that built the data set (bytes)
+    counts: dict[str, int]
+    rates: dict[str, Rate] = field(default_factory=dict)
+    walls: dict[str, Wall] = field(default_factory=dict)
+    export: ExportFigures | None = None
+
+
+# ---- databases ----------------------------------------------------------------------------
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgres") else None
+
+
+async def fresh_database(name: str, workdir: Path) -> str:
+    """An empty, migrated database for one size: a new SQLite file, or the PostgreSQL
+    database's public schema dropped and recreated."""
+    url = postgres_url()
+    if url:
+        db = Database(url)
+        try:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+        finally:
+            await db.dispose()
+    else:
+        url = f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+@contextlib.contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[int]]:
+    """Count the SQL statements the engine sends while inside (the count in [0])."""
+    seen = [0]
+
+    def count(*_args: object) -> None:
+        seen[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def table_counts(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        return {
+            name: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in (
+                ("members", Member),
+                ("items", Item),
+                ("authors", ItemAuthor),
+                ("events", ItemEvent),
+            )
+        }
+
+
+# ---- baselines ----------------------------------------------------------------------------
+
+PINGS = MetaData()
+PING = Table(
+    "bench_ping",
+    PINGS,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+def bare_application(
+    telegram: FakeTelegram, db: Database | None
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bare PTB application over the same fake: /ping sends one message; with `db`, the
+    handler first inserts a row and commits."""
+    request = FakeRequest(telegram)
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+
+    async def ping(update: Update, _context: Any) -> None:
+        assert update.effective_message and update.effective_chat
+        if db is not None:
+            async with db.write() as session:
+                await session.execute(
+                    insert(PING).values(chat_id=update.effective_chat.id, created_at=NOW)
+                )
+        await update.effective_message.reply_text("<b>pong</b>", parse_mode=ParseMode.HTML)
+
+    app.add_handler(CommandHandler("ping", ping))
+    return app
+
+
+async def measure_commands(
+    harness: TimedHarness, user: FakeUser, command: str, n: int, label: str, budget: float
+) -> Rate:
+    """`n` timed updates (fewer, but at least `MIN_SAMPLES`, once `budget` seconds are spent)."""
+    for _ in range(warmup(n)):
+        await user.command(command)
+    began = time.perf_counter()
+    with harness.recording() as samples:
+        for i in range(n):
+            await user.command(command)
+            if i + 1 >= MIN_SAMPLES and time.perf_counter() - began > budget:
+                break
+    harness.check(label)
+    return harness.rate(label, samples)
+
+
+MIN_SAMPLES = 30
+
+
+def warmup(n: int) -> int:
+    return max(3, n // 10)
+
+
+async def baselines(url: str, telegram: FakeTelegram, n: int, budget: float) -> dict[str, Rate]:
+    rates: dict[str, Rate] = {}
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(PINGS.create_all)
+        for key, label, with_db in (
+            ("A", "baseline A: bare PTB, one message", None),
+            ("B", "baseline B: A + one insert and commit", db),
+        ):
+            app = bare_application(telegram, with_db)
+            await app.initialize()
+            try:
+                harness = TimedHarness(app, telegram, outbox=False, engine=db.engine)
+                user = harness.user(first_name="Ping")
+                rates[key] = await measure_commands(harness, user, "ping", n, label, budget)
+            finally:
+                await app.shutdown()
+        async with db.engine.begin() as conn:
+            await conn.run_sync(PINGS.drop_all)
+    finally:
+        await db.dispose()
+    return rates
+
+
+# ---- the bot ------------------------------------------------------------------------------
+
+
+def bench_settings(url: str) -> Settings:
+    values: dict[str, Any] = {
+        "bot_token": TOKEN,
+        "database_url": url,
+        "admin_ids": [],
+        "default_language": "zh",
+        "timezone": TZ_NAME,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+async def start_bot(settings: Settings, telegram: FakeTelegram) -> BotApplication:
+    app = build_application(
+        settings, request=FakeRequest(telegram), clock=FixedClock(NOW), rate_limiter=False
+    )
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    return app
+
+
+async def stop_bot(app: BotApplication) -> None:
+    await app.shutdown()
+    if app.post_shutdown:
+        await app.post_shutdown(app)
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Generated people the scenarios act as (Telegram ids as the generator gave them)."""
+
+    reader: int  # the worker with the most items: /my, /rank, /progress
+    submitter: int  # a worker of a unit with an assessor: the submission flow
+    committee: int  # a committee member: approvals
+    committee_member_id: int
+    to_approve: list[int]  # ideas with the committee that this member did not write
+    recipients: list[int]  # everyone the scenarios' notifications go to
+
+
+async def cast(db: Database, approvals: int) -> Cast:
+    async with db.read() as session:
+        authored = func.count(ItemAuthor.item_id)
+        reader = (
+            await session.execute(
+                select(Member.telegram_id)
+                .join(ItemAuthor, ItemAuthor.member_id == Member.id)
+                .where(
+                    Member.status == MemberStatus.ACTIVE,
+                    Member.is_admin.is_(False),
+                    Member.is_committee.is_(False),
+                )
+                .group_by(Member.id, Member.telegram_id)
+                .order_by(authored.desc(), Member.id)
+                .limit(1)
+            )
+        ).one()[0]
+        submitter_row = (
+            await session.execute(
+                select(Member.telegram_id, UnitAssessor.member_id)
+                .join(UnitAssessor, UnitAssessor.unit_id == Member.unit_id)
+                .where(
+                    Member.id != UnitAssessor.member_id,
+                    Member.status == MemberStatus.ACTIVE,
+                    Member.is_admin.is_(False),
+                    Member.is_committee.is_(False),
+                    Member.telegram_id != reader,
+                )
+                .order_by(Member.id.desc())
+                .limit(1)
+            )
+        ).one()
+        committee_id, committee_tg = (
+            await session.execute(
+                select(Member.id, Member.telegram_id)
+                .where(Member.is_committee.is_(True), Member.status == MemberStatus.ACTIVE)
+                .order_by(Member.id)
+                .limit(1)
+            )
+        ).one()
+        mine = select(ItemAuthor.item_id).where(ItemAuthor.member_id == committee_id)
+        to_approve = list(
+            await session.scalars(
+                select(Item.id)
+                .where(
+                    Item.kind == ItemKind.IDEA,
+                    Item.status == ItemStatus.COMMITTEE,
+                    Item.id.not_in(mine),
+                )
+                .order_by(Item.id.desc())
+                .limit(approvals)
+            )
+        )
+        recipients = set(
+            await session.scalars(
+                select(Member.telegram_id)
+                .join(ItemAuthor, ItemAuthor.member_id == Member.id)
+                .where(ItemAuthor.item_id.in_(to_approve))
+            )
+        )
+        recipients |= set(
+            await session.scalars(
+                select(Member.telegram_id).where(
+                    Member.id.in_(select(UnitAssessor.member_id)) | Member.is_committee.is_(True)
+                )
+            )
+        )
+        recipients.add(
+            await session.scalar(select(Member.telegram_id).where(Member.id == submitter_row[1]))
+        )
+    if reader is None or submitter_row[0] is None or committee_tg is None:
+        raise BenchError("generated members have Telegram ids")
+    return Cast(
+        reader=int(reader),
+        submitter=int(submitter_row[0]),
+        committee=int(committee_tg),
+        committee_member_id=int(committee_id),
+        to_approve=to_approve,
+        recipients=sorted(int(r) for r in recipients if r is not None),
+    )
+
+
+def last_message(user: FakeUser) -> StoredMessage:
+    messages = user.telegram.bot_messages(user.id)
+    if not messages:
+        raise BenchError(f"{user!r} got nothing from the bot")
+    return messages[-1]
+
+
+def button(message: StoredMessage, pattern: str) -> str:
+    for row in message.inline_keyboard:
+        for b in row:
+            data = b.get("callback_data")
+            if data and re.search(pattern, data):
+                return str(data)
+    raise BenchError(f"no button {pattern!r} on {message.text[:80]!r}")
+
+
+async def press(user: FakeUser, pattern: str) -> None:
+    message = last_message(user)
+    await user.press(message, button(message, pattern))
+
+
+async def submission_flow(user: FakeUser, n: int) -> None:
+    """The whole idea conversation (as in tests/test_submission.py), without files."""
+    title, body = TITLES[n % len(TITLES)]
+    await user.command("idea")
+    await press(user, r":cat:\d+$")
+    await user.send(title)
+    await user.send(body)
+    await user.send("1.5万")
+    await press(user, r":unit:\d+$")  # the member's own unit comes first
+    await press(user, r":done$")  # no files
+    await press(user, r":done$")  # no co-authors
+    await press(user, r":submit$")
+
+
+async def measure_submissions(
+    harness: TimedHarness, user: FakeUser, n: int, db: Database, budget: float
+) -> Rate:
+    label = "submission flow (9 updates per idea)"
+    async with db.read() as session:
+        before = int(await session.scalar(select(func.count()).select_from(Item)) or 0)
+    warm = warmup(n)
+    for i in range(warm):
+        await submission_flow(user, i)
+    began = time.perf_counter()
+    done = 0
+    with harness.recording() as samples:
+        for i in range(n):
+            await submission_flow(user, i)
+            done += 1
+            if len(samples) >= MIN_SAMPLES * 3 and time.perf_counter() - began > budget:
+                break
+    harness.check(label)
+    async with db.read() as session:
+        after = int(await session.scalar(select(func.count()).select_from(Item)) or 0)
+    if after - before != done + warm:
+        raise BenchError(f"{label}: {after - before} items submitted, not {done + warm}")
+    return harness.rate(label, samples)
+
+
+async def measure_approvals(
+    harness: TimedHarness, user: FakeUser, items: Sequence[int], budget: float
+) -> Rate:
+    """The committee member opens each card (not timed), presses Approve, then Confirm."""
+    label = "approve press (Approve, then Confirm)"
+    await user.command("review")
+    anchor = last_message(user)
+    warm = warmup(len(items))
+    total = Rate(label, [])
+    began = time.perf_counter()
+    decided = []
+    for i, item_id in enumerate(items):
+        await user.press_raw(anchor, f"rv:{item_id}:open")
+        with harness.recording(collect=False) as timed:
+            await press(user, rf"^rv:{item_id}:ok$")
+            await press(user, rf"^rvx:{item_id}:confirm$")
+        decided.append(item_id)
+        if i < warm:
+            began = time.perf_counter()
+            continue
+        total.samples += timed
+        total.drained += harness.drained
+        total.messages += harness.drained_messages
+        total.statements += harness.statements
+        if len(total.samples) >= MIN_SAMPLES * 2 and time.perf_counter() - began > budget:
+            break
+    harness.check(label)
+    async with harness.app.bot_data.db.read() as session:
+        approved = await session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.id.in_(decided), Item.status == ItemStatus.APPROVED)
+        )
+    if approved != len(decided):
+        raise BenchError(f"{label}: {approved} of {len(decided)} ideas approved")
+    return total
+
+
+async def bot_rates(url: str, telegram: FakeTelegram, args: argparse.Namespace) -> dict[str, Rate]:
+    app = await start_bot(bench_settings(url), telegram)
+    budget = args.budget
+    try:
+        db = app.bot_data.db
+        harness = TimedHarness(app, telegram, outbox=True, engine=db.engine)
+        people = await cast(db, args.approvals + warmup(args.approvals))
+        for telegram_id in people.recipients:
+            telegram.register_user({"id": telegram_id, "is_bot": False, "first_name": "Worker"})
+        reader = harness.user(user_id=people.reader, first_name="Reader")
+        rates = {}
+        for key in ("my", "rank", "progress"):
+            rates[key] = await measure_commands(
+                harness, reader, key, args.updates, f"/{key}", budget
+            )
+        submitter = harness.user(user_id=people.submitter, first_name="Submitter")
+        rates["submit"] = await measure_submissions(harness, submitter, args.flows, db, budget)
+        if len(people.to_approve) < args.approvals + warmup(args.approvals):
+            raise BenchError("not enough ideas with the committee to approve")
+        committee = harness.user(user_id=people.committee, first_name="Committee")
+        rates["approve"] = await measure_approvals(harness, committee, people.to_approve, budget)
+        return rates
+    finally:
+        await stop_bot(app)
+
+
+# ---- reports ------------------------------------------------------------------------------
+
+AGGREGATE = "SELECT count(*), sum(certified_amount) FROM item"
+
+
+async def timed_repeat(
+    db: Database, repeat: int, call: Callable[[], Awaitable[object]]
+) -> tuple[float, int]:
+    """Median wall time of `call` over `repeat` runs (after one untimed run), and the
+    statements one run issues."""
+    with counting(db.engine) as seen:
+        await call()
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), seen[0]
+
+
+async def report_walls(url: str, repeat: int) -> dict[str, Wall]:
+    settings = bench_settings(url)
+    db = Database(url)
+    walls: dict[str, Wall] = {}
+    tr = translator("zh")
+    try:
+
+        async def aggregate() -> None:
+            async with db.read() as session:
+                (await session.execute(text(AGGREGATE))).one()
+
+        seconds, n = await timed_repeat(db, repeat, aggregate)
+        walls["aggregate"] = Wall("one aggregate pass over item", seconds, n)
+        local = NOW.astimezone(TZ)
+        for key, kind, label in (
+            ("weekly", ReportKind.WEEKLY, "weekly bulletin: data (reports.build)"),
+            ("monthly", ReportKind.MONTHLY, "monthly assessment: data (reports.build)"),
+        ):
+            period = posts.last_due(kind, local, settings).period
+
+            async def build(kind: ReportKind = kind, period: Any = period) -> Any:
+                return await reports.build(db, kind, period, settings, NOW)
+
+            seconds, n = await timed_repeat(db, repeat, build)
+            walls[key] = Wall(label, seconds, n)
+            report = await build()
+            assert report is not None
+            times = []
+            for _ in range(max(1, repeat // 2)):
+                began = time.perf_counter()
+                bulletins.post(tr, report)
+                times.append(time.perf_counter() - began)
+            walls[key + "_post"] = Wall(
+                label.split(":")[0] + ": text and chart (bulletins.post)",
+                statistics.median(times),
+                0,
+            )
+    finally:
+        await db.dispose()
+    return walls
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def rss_now() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class RssPeak:
+    """The highest resident set size while inside, sampled every few milliseconds, above
+    the RSS at the start."""
+
+    def __init__(self) -> None:
+        self.start = 0
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_now())
+
+    def __enter__(self) -> RssPeak:
+        gc.collect()
+        self.start = self.peak = rss_now()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_now())
+
+    @property
+    def above_start(self) -> int:
+        return self.peak - self.start
+
+
+@dataclass
+class SheetSample:
+    """A written sheet: its title, header, row count and the first rows with their number
+    formats, to write the same rows again without the database."""
+
+    title: str
+    header: list[Any]
+    rows: int
+    sample: list[list[Any]]
+    formats: list[str | None]  # per column: the number format of its styled cells
+    distinct: list[bool]  # per column: text that is (nearly) different on every row
+
+
+SAMPLE_ROWS = 1000
+
+
+def read_samples(path: Path, rows: Mapping[str, int]) -> list[SheetSample]:
+    """What the export wrote: the summary sheet whole, of the others the header and the first
+    rows (the counts come from the export's summary)."""
+    wb = load_workbook(path, read_only=True)
+    samples = []
+    try:
+        for index, (key, count) in enumerate(rows.items()):
+            ws = wb.worksheets[index]
+            header: list[Any] = []
+            sample: list[list[Any]] = []
+            formats: list[str | None] = []
+            limit = None if key == "summary" else SAMPLE_ROWS + 1
+            for r, row in enumerate(ws.iter_rows(max_row=limit)):
+                values = [c.value for c in row]
+                if r == 0 and key != "summary":
+                    header = values
+                    continue
+                if not formats:
+                    formats = [None] * len(values)
+                for c, cell in enumerate(row):
+                    fmt = getattr(cell, "number_format", "General")
+                    if c < len(formats) and cell.value is not None and fmt != "General":
+                        formats[c] = fmt
+                        if isinstance(cell.value, float) and ("元" in fmt or "¥" in fmt):
+                            values[c] = Decimal(repr(cell.value))
+                sample.append(values)
+            width = max((len(r) for r in sample), default=0)
+            sample = [r + [None] * (width - len(r)) for r in sample]
+            formats += [None] * (width - len(formats))
+            distinct = []
+            for c in range(width):
+                texts = [r[c] for r in sample if isinstance(r[c], str)]
+                distinct.append(bool(texts) and len(set(texts)) > 0.5 * len(texts))
+            total = len(sample) if key == "summary" else count
+            samples.append(SheetSample(ws.title, header, total, sample, formats, distinct))
+    finally:
+        wb.close()
+    return samples
+
+
+def write_plain(path: Path, sheets: Sequence[SheetSample], share: float) -> None:
+    """The same sheets, rows and cell types with openpyxl's write-only mode alone: a bold
+    header, then the sampled rows over and over (`share` of each sheet's rows), text of
+    distinct columns made distinct."""
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for s in sheets:
+        ws = wb.create_sheet(s.title)
+        if s.header:
+            cells = []
+            for value in s.header:
+                cell = WriteOnlyCell(ws, value=value)
+                cell.font = bold
+                cells.append(cell)
+            ws.append(cells)
+        styled: list[WriteOnlyCell | None] = []
+        for fmt in s.formats:
+            cell = None
+            if fmt is not None:
+                cell = WriteOnlyCell(ws)
+                cell.number_format = fmt
+            styled.append(cell)
+        columns = list(zip(styled, s.distinct, strict=True))
+        sample = s.sample
+        for i in range(max(len(sample), round(s.rows * share))):
+            row: list[Any] = []
+            for (cell, distinct), value in zip(columns, sample[i % len(sample)], strict=True):
+                if value is None:
+                    row.append(None)
+                elif cell is not None:
+                    cell.value = value
+                    row.append(cell)
+                elif distinct and isinstance(value, str):
+                    row.append(f"{value}{i}")
+                else:
+                    row.append(value)
+            ws.append(row)
+    wb.save(path)
+
+
+async def measure_export(url: str, workdir: Path, args: argparse.Namespace) -> ExportFigures:
+    db = Database(url)
+    out = workdir / "export.xlsx"
+    tr = translator("zh")
+    try:
+        async with db.read() as session:
+            items = int(await session.scalar(select(func.count()).select_from(Item)) or 0)
+        with RssPeak() as rss:
+            began = time.perf_counter()
+            summary = await export.write_workbook(db, out, tr=tr, tz=TZ, now=NOW)
+            seconds = time.perf_counter() - began
+        traced_peak = None
+        if args.tracemalloc:
+            traced = workdir / "traced.xlsx"
+            gc.collect()
+            tracemalloc.start()
+            try:
+                await export.write_workbook(db, traced, tr=tr, tz=TZ, now=NOW)
+                traced_peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+                traced.unlink(missing_ok=True)
+    finally:
+        await db.dispose()
+    size = out.stat().st_size
+    sheets = await asyncio.to_thread(read_samples, out, summary.rows)
+    out.unlink()
+    plain = workdir / "plain.xlsx"
+    share = min(1.0, max(0.01, args.plain_share))
+    gc.collect()
+    began = time.perf_counter()
+    await asyncio.to_thread(write_plain, plain, sheets, share)
+    plain_seconds = (time.perf_counter() - began) / share
+    plain.unlink(missing_ok=True)
+    return ExportFigures(
+        items=items,
+        rows=dict(summary.rows),
+        seconds=seconds,
+        rss_peak=rss.peak,
+        rss_start=rss.start,
+        traced_peak=traced_peak,
+        size=size,
+        plain_seconds=plain_seconds,
+        plain_share=share,
+    )
+
+
+# ---- one size -----------------------------------------------------------------------------
+
+
+async def build_in_child(name: str, url: str) -> tuple[float, int]:
+    """Populate the database from a child process (its memory is not the bot's): the time
+    it took and the child's peak RSS."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        SELF,
+        "--build",
+        name,
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await child.communicate()
+    if child.returncode:
+        raise BenchError(f"building {name} failed:\n{stderr.decode()[-3000:]}")
+    facts = json.loads(stdout.decode().strip().splitlines()[-1])
+    return float(facts["seconds"]), int(facts["maxrss"])
+
+
+async def build(name: str, url: str) -> None:
+    """The child: write the data set, then print the time and the peak RSS."""
+    db = Database(url)
+    try:
+        began = time.perf_counter()
+        await populate(db, SIZES[name], TODAY, TZ)
+        seconds = time.perf_counter() - began
+    finally:
+        await db.dispose()
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": seconds, "maxrss": maxrss}))
+
+
+async def run_size(
+    name: str, shape: Shape, workdir: Path, args: argparse.Namespace, *, export_too: bool
+) -> SizeFigures:
+    say(f"[{name}] building the data set ...")
+    url = await fresh_database(name, workdir)
+    seconds, builder_rss = await build_in_child(name, url)
+    db = Database(url)
+    try:
+        if not db.is_sqlite:
+            # What autovacuum soon does after a bulk load (statistics, visibility map).
+            async with db.engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("VACUUM ANALYZE"))
+        counts = await table_counts(db)
+    finally:
+        await db.dispose()
+    figures = SizeFigures(name, shape, seconds, builder_rss, counts)
+    telegram = FakeTelegram()
+    say(f"[{name}] baselines ...")
+    figures.rates.update(await baselines(url, telegram, args.updates, args.budget))
+    say(f"[{name}] the bot: /my, /rank, /progress, submissions, approvals ...")
+    figures.rates.update(await bot_rates(url, telegram, args))
+    del telegram
+    say(f"[{name}] reports ...")
+    figures.walls.update(await report_walls(url, args.repeat))
+    progress = figures.rates["progress"]
+    figures.walls["progress"] = Wall(
+        "/progress (one update, process_update)",
+        progress.p50,
+        round(progress.statements / len(progress.samples)),
+    )
+    if export_too:
+        say(f"[{name}] export ...")
+        figures.export = await measure_export(url, workdir, args)
+    if url.startswith("sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"{name}.db{suffix}").unlink(missing_ok=True)
+    return figures
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+
+PHASES: list[tuple[str, int]] = []  # (phase begun, peak RSS so far) of this process
+
+
+def say(message: str) -> None:
+    """Progress on stderr; the peak RSS at each step is kept for the report."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    PHASES.append((message.rstrip(" ."), peak))
+    print(f"{message} (peak RSS so far {mb(peak)})", file=sys.stderr, flush=True)
+
+
+def package(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "-"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def ram() -> str:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GB"
+    return "?"
+
+
+async def postgres_version(url: str) -> str:
+    db = Database(url)
+    try:
+        async with db.read() as session:
+            return str(await session.scalar(text("SHOW server_version")))
+    finally:
+        await db.dispose()
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def mb(size: float) -> str:
+    return f"{size / 2**20:.0f} MB"
+
+
+@dataclass
+class Target:
+    what: str
+    measured: str
+    ratio: float
+    limit: float
+    higher_is_better: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.limit if self.higher_is_better else self.ratio <= self.limit
+
+
+def against_b(found: list[Target], size: SizeFigures, key: str, *, p99: bool) -> None:
+    r, b = size.rates[key], size.rates["B"]
+    found.append(
+        Target(
+            f"[{size.name}] {r.label}: updates/s vs baseline B",
+            f"{r.per_second:.0f} vs {b.per_second:.0f}/s",
+            r.per_second / b.per_second,
+            0.5,
+            higher_is_better=True,
+        )
+    )
+    if p99:
+        found.append(
+            Target(
+                f"[{size.name}] {r.label}: p99 vs baseline B's p99",
+                f"{ms(r.p99)} vs {ms(b.p99)} ms",
+                r.p99 / b.p99,
+                2.0,
+            )
+        )
+
+
+def targets(sizes: Sequence[SizeFigures], peak_rss: int) -> list[Target]:
+    found: list[Target] = []
+    by_name = {s.name: s for s in sizes}
+    for s in sizes:
+        against_b(found, s, "submit", p99=True)
+        against_b(found, s, "approve", p99=True)
+    large = by_name.get("large")
+    for key in ("my", "rank"):
+        if large is None:
+            break
+        against_b(found, large, key, p99=False)
+        if "small" in by_name:
+            r, small = large.rates[key], by_name["small"].rates[key]
+            found.append(
+                Target(
+                    f"{r.label}: large vs small (mean latency)",
+                    f"{ms(1 / r.per_second)} vs {ms(1 / small.per_second)} ms",
+                    small.per_second / r.per_second,
+                    1.5,
+                )
+            )
+    for s in sizes:
+        aggregate = s.walls["aggregate"].seconds
+        for key in ("weekly", "monthly"):
+            w = s.walls[key]
+            found.append(
+                Target(
+                    f"[{s.name}] {w.label} vs one aggregate pass",
+                    f"{ms(w.seconds)} vs {ms(aggregate)} ms",
+                    w.seconds / aggregate,
+                    5.0,
+                )
+            )
+    if len(sizes) > 1:
+        for key, name in (("weekly", "weekly bulletin"), ("monthly", "monthly assessment")):
+            counts = [s.walls[key].statements for s in sizes]
+            found.append(
+                Target(
+                    f"{name}: SQL statements, " + " vs ".join(s.name for s in sizes),
+                    " vs ".join(str(c) for c in counts),
+                    max(counts) / max(1, min(counts)),
+                    1.0,
+                )
+            )
+    for s in sizes:
+        e = s.export
+        if e is None:
+            continue
+        found.append(
+            Target(
+                f"[{s.name}] export time vs plain openpyxl write-only",
+                f"{e.seconds:.1f} vs {e.plain_seconds:.1f} s",
+                e.seconds / e.plain_seconds,
+                2.0,
+            )
+        )
+        if e.traced_peak is not None:
+            peak, how = e.traced_peak, "tracemalloc"
+        else:  # the whole process while exporting: an upper bound
+            peak, how = e.rss_peak, "process RSS"
+        found.append(
+            Target(
+                f"[{s.name}] export peak memory, {e.items:,} items (MB, {how})",
+                mb(peak),
+                peak / 2**20,
+                300,
+            )
+        )
+    found.append(
+        Target(
+            "peak RSS of the measuring process (MB)",
+            mb(peak_rss),
+            peak_rss / 2**20,
+            250,
+        )
+    )
+    return found
+
+
+def render(
+    sizes: Sequence[SizeFigures],
+    machine: list[tuple[str, str]],
+    args: argparse.Namespace,
+    seconds: float,
+    start_rss: int,
+) -> str:
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    lines = ["savings-bot benchmark", "=" * 21, ""]
+    width = max(len(k) for k, _ in machine)
+    lines += [f"{k.ljust(width)}  {v}" for k, v in machine]
+    lines += [
+        f"{'run'.ljust(width)}  {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {seconds:.0f} s; "
+        f"--updates {args.updates} --flows {args.flows} --approvals {args.approvals} "
+        f"--budget {args.budget:g} --repeat {args.repeat} --plain-share {args.plain_share:g}",
+        "",
+        "Data sets (bot.services.sample: two years of submissions, every status, claimed,",
+        "certified and verified amounts, co-authors, review histories), built by a child process:",
+    ]
+    for s in sizes:
+        c = s.counts
+        lines.append(
+            f"  {s.name:<6} {s.shape.units} units, {c['members']:,} workers, {c['items']:,} items "
+            f"({s.shape.approved:,} ideas approved), {c['authors']:,} authorships, "
+            f"{c['events']:,} events; {s.populate_seconds:.0f} s"
+        )
+    lines += [
+        "",
+        "Updates through Application.process_update over the offline fake Bot API (it validates",
+        "every call: its cost is in every figure, baselines included). Latency is process_update",
+        "alone; draining the outbox afterwards (the bot does it in a background task) is excluded",
+        "and shown as 'outbox ms/upd'. upd/s = updates / their summed latency (the bot handles",
+        "updates one at a time). SQL/upd: statements sent per update.",
+        "",
+    ]
+    header = (
+        f"  {'scenario':<40} {'updates':>7} {'upd/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'SQL/upd':>7} {'outbox ms/upd':>13}"
+    )
+    for s in sizes:
+        lines += [f"[{s.name}]", header]
+        for r in s.rates.values():
+            n = len(r.samples)
+            outbox = ms(r.drained / n) if r.drained else "-"
+            lines.append(
+                f"  {r.label:<40} {n:>7} {r.per_second:>6.0f} {ms(r.p50):>7} {ms(r.p99):>7} "
+                f"{r.statements / n:>7.1f} {outbox:>13}"
+            )
+        lines.append("")
+    lines += [
+        "Reports: median wall time and SQL statements per call, against one aggregate pass",
+        f"over the items ({AGGREGATE}).",
+        "",
+    ]
+    header = f"  {'report':<52} {'ms':>8} {'x pass':>7} {'SQL':>4}"
+    for s in sizes:
+        lines += [f"[{s.name}]", header]
+        aggregate = s.walls["aggregate"].seconds
+        for w in s.walls.values():
+            statements = str(w.statements) if w.statements else "-"
+            lines.append(
+                f"  {w.label:<52} {ms(w.seconds):>8} {w.seconds / aggregate:>7.1f} {statements:>4}"
+            )
+        lines.append("")
+    for s in sizes:
+        e = s.export
+        if e is None:
+            continue
+        rows = ", ".join(f"{k} {v:,}" for k, v in e.rows.items())
+        share = "" if e.plain_share >= 1 else f" ({e.plain_share:.0%} of the rows written, scaled)"
+        traced = "" if e.traced_peak is None else f", tracemalloc peak {mb(e.traced_peak)}"
+        lines += [
+            f"Export [{s.name}] (export.write_workbook, {e.items:,} items; rows {rows}):",
+            f"  export          {e.seconds:6.1f} s, file {mb(e.size)}; process RSS "
+            f"{mb(e.rss_start)} before, peak {mb(e.rss_peak)}{traced}",
+            f"  plain openpyxl  {e.plain_seconds:6.1f} s: the same sheets, rows and cell types in "
+            f"write-only mode,",
+            f"                  without the database{share}",
+            "",
+        ]
+    builders = ", ".join(f"{s.name} {mb(s.builder_rss)}" for s in sizes)
+    steps = "; ".join(f"{label}: {mb(peak)}" for label, peak in [*PHASES, ("end", peak_rss)])
+    lines += [
+        f"Memory: peak RSS of this process {mb(peak_rss)} (after imports {mb(start_rss)}); "
+        f"data set builders (child processes): {builders}.",
+        *textwrap.wrap(
+            f"Peak RSS so far at each step: {steps}.",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        ),
+        "",
+        "Targets (ratios within this run):",
+    ]
+    found = targets(sizes, peak_rss)
+    width = max(len(t.what) for t in found)
+    for t in found:
+        sign = ">=" if t.higher_is_better else "<="
+        verdict = "PASS" if t.passed else "MISS"
+        ratio = f"{t.ratio:7.2f} {sign} {t.limit:g}"
+        lines.append(f"  {verdict}  {t.what.ljust(width)}  {t.measured:<20} {ratio}")
+    missed = sum(not t.passed for t in found)
+    verdict = f"{missed} MISSED" if missed else "all met"
+    lines += ["", f"{len(found) - missed} of {len(found)} targets met; {verdict}."]
+    return "\n".join(lines) + "\n"
+
+
+async def machine_facts() -> list[tuple[str, str]]:
+    url = postgres_url()
+    database = f"PostgreSQL {await postgres_version(url)}" if url else "SQLite"
+    names = ("python-telegram-bot", "SQLAlchemy", "aiosqlite", "asyncpg", "openpyxl", "lxml")
+    return [
+        ("machine", f"{cpu_model()}, {os.cpu_count()} cores, {ram()} RAM, {platform.system()}"),
+        ("python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("database", f"{database} (SQLite library {sqlite3.sqlite_version})"),
+        ("packages", ", ".join(f"{p} {package(p)}" for p in names)),
+    ]
+
+
+async def main(args: argparse.Namespace) -> str:
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    began = time.perf_counter()
+    machine = await machine_facts()
+    names = [n.strip() for n in args.sizes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SIZES]
+    if unknown or not names:
+        raise SystemExit(f"unknown sizes {unknown}: choose from {', '.join(SIZES)}")
+    workdir = Path(tempfile.mkdtemp(prefix="savings-bench-"))
+    sizes = []
+    try:
+        for name in names:
+            export_too = not args.no_export and name == names[-1]
+            sizes.append(await run_size(name, SIZES[name], workdir, args, export_too=export_too))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return render(sizes, machine, args, time.perf_counter() - began, start_rss)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="small,large", help="comma-separated: small,large")
+    parser.add_argument("--out", type=Path, help="also write the report to this file")
+    parser.add_argument("--updates", type=int, default=200, help="timed updates per command")
+    parser.add_argument("--flows", type=int, default=30, help="timed idea submissions")
+    parser.add_argument("--approvals", type=int, default=60, help="timed approvals")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=20.0,
+        help="seconds per scenario after which it stops early (with at least 30 updates)",
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each report")
+    parser.add_argument("--no-export", action="store_true", help="skip the XLSX export")
+    parser.add_argument(
+        "--plain-share",
+        type=float,
+        default=0.25,
+        help="share of the rows the plain openpyxl baseline writes (its time is scaled up)",
+    )
+    parser.add_argument(
+        "--tracemalloc", action="store_true", help="also trace the export's Python allocations"
+    )
+    parser.add_argument("--build", nargs=2, metavar=("SIZE", "URL"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.build:  # the child that writes a data set
+        asyncio.run(build(*args.build))
+        return 0
+    report = asyncio.run(main(args))
+    print(report, end="")
+    if args.out:
+        args.out.write_text(report, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())
