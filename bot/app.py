@@ -30,7 +30,15 @@ DRAFT_SWEEP = 900.0  # seconds between looks for idle drafts
 REMINDER_SWEEP = 3600.0  # overdue items are looked for hourly; each is reminded once a day
 CATCH_UP_DELAY = 30.0  # seconds after start: posts missed while down (within the grace window)
 
-BotApplication = Application[Any, BotContext, Any, Any, AppState, Any]
+
+class BotApplication(Application[Any, BotContext, Any, Any, AppState, Any]):
+    """PTB's application; persistence changes PTB collects are written at once, in one
+    transaction (see `SqlPersistence.write_pending`), whoever asked for them."""
+
+    async def update_persistence(self) -> None:
+        await super().update_persistence()
+        if isinstance(self.persistence, SqlPersistence):
+            await self.persistence.write_pending()
 
 
 def build_application(
@@ -46,8 +54,10 @@ def build_application(
     db = db or Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     clock = clock or Clock()
     context_types = ContextTypes(context=BotContext, bot_data=AppState)
+    persistence = SqlPersistence(db, clock)
     builder = (
         Application.builder()
+        .application_class(BotApplication)
         .token(token)
         .base_url(settings.bot_api_base_url)
         .base_file_url(settings.bot_api_file_url)
@@ -55,19 +65,21 @@ def build_application(
         .context_types(context_types)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
-        .persistence(SqlPersistence(db, clock))
+        .persistence(persistence)
     )
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
-    app: BotApplication = builder.build()
+    app = builder.build()
+    assert isinstance(app, BotApplication)
 
     state = app.bot_data
     state.settings = settings
     state.db = db
     state.clock = clock
     state.outbox = OutboxSender(state.db, state.clock, settings.default_language)
+    state.persistence = persistence
 
     # Order matters: group -1 loads the member for every update before any feature sees it.
     common.register_first(app)
@@ -134,16 +146,23 @@ async def _posts_job(context: BotContext) -> None:
 
 
 async def _after_update(update: Update, context: BotContext) -> None:
-    """Send what the update's handlers wrote to the outbox, without holding up the next one."""
-    # Conversation positions and drafts are written now, not on PTB's timer: a crash loses nothing.
-    # PTB marks the update's user and chat data as changed only after the last group: mark now.
+    """Record the update as handled with the conversation positions and drafts it changed
+    (one transaction, now rather than on PTB's timer: a crash loses nothing), then send what
+    its handlers wrote to the outbox without holding up the next update."""
     app = context.application
+    # PTB marks the update's user and chat data as changed only after the last group: mark now.
     chat, user = update.effective_chat, update.effective_user
     app.mark_data_for_update_persistence(
         chat_ids=chat.id if chat else None, user_ids=user.id if user else None
     )
-    await app.update_persistence()
-    await common.finish_update(update, context)
+    if not context.failed:  # a failed update may be delivered again and retried
+        context.bot_data.persistence.handled(update.update_id)
+    try:
+        await app.update_persistence()
+    except Exception:  # the person has their answer; the changes stay queued for the next write
+        logger.warning(
+            "Could not save where update %s left things", update.update_id, exc_info=True
+        )
     # When the application is not running (tests, one-off tools) the caller drains the outbox.
     if context.outbox_dirty and app.running:
         app.create_task(
@@ -170,13 +189,13 @@ async def _reminders_job(context: BotContext) -> None:
         await context.bot_data.outbox.flush(context.bot)
 
 
-async def _post_init(app: BotApplication) -> None:
+async def _post_init(app: Application[Any, Any, Any, Any, AppState, Any]) -> None:
     """Register the command menu in every language."""
     for language_code, lang in menu_languages(app.bot_data.settings.default_language):
         await app.bot.set_my_commands(bot_commands(lang), language_code=language_code)
 
 
-async def _post_shutdown(app: BotApplication) -> None:
+async def _post_shutdown(app: Application[Any, Any, Any, Any, AppState, Any]) -> None:
     await app.bot_data.db.dispose()
 
 

@@ -16,6 +16,7 @@ from bot.services.errors import ServiceError
 from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.persistence import SqlPersistence
     from storage.models import Member
 
 
@@ -26,6 +27,7 @@ class AppState:
     db: Database
     clock: Clock
     outbox: OutboxSender
+    persistence: SqlPersistence
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):

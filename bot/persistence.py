@@ -1,12 +1,15 @@
 """PTB persistence in our own database: conversation positions and drafts survive a restart.
 
-Each change is written at once (the application calls `update_persistence()` after every
-update), as JSON rows in `bot_state`, so a SIGKILL loses nothing and PostgreSQL works the same
-as SQLite. Bot data is not persisted (it holds the composition root), nor is callback data.
+Each update's changes are written when it is done (the application calls `update_persistence()`
+after every update), as JSON rows in `bot_state`, in one transaction together with the update's
+id (`bot.services.updates`), so a SIGKILL loses nothing and a redelivery is recognised.
+Unchanged rows are not written again. Bot data is not persisted (it holds the composition
+root), nor is callback data.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from typing import Any
@@ -14,18 +17,25 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from bot.clock import Clock
+from bot.services import updates
 from storage.db import Database
 from storage.models import BotState
 
 USER, CHAT, CONV = "user", "chat", "conv"
+RowKey = tuple[str, str, str]  # kind, name, key
+DROPPED = None  # a pending value that deletes the row
 
 
 class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
-    """Stores user data, chat data and conversations as JSON rows."""
+    """Stores user data, chat data and conversations as JSON rows.
+
+    PTB hands over each change through the `update_*` methods; they are collected and written
+    by `write_pending()` in one transaction."""
 
     def __init__(self, db: Database, clock: Clock) -> None:
         super().__init__(
@@ -34,16 +44,65 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         )
         self.db = db
         self.clock = clock
+        self._stored: dict[RowKey, Any] = {}  # what the database holds, as last read or written
+        self._pending: dict[RowKey, Any] = {}  # what to write next (DROPPED: delete)
+        self._handled: set[int] = set()  # update ids to record as handled
+        self._lock = asyncio.Lock()
 
     async def _rows(self, kind: str, name: str = "") -> list[BotState]:
         async with self.db.read() as session:
-            return list(
+            rows = list(
                 await session.scalars(
                     select(BotState).where(BotState.kind == kind, BotState.name == name)
                 )
             )
+        for row in rows:
+            self._stored[(kind, name, row.key)] = row.data
+        return rows
 
-    async def _put(self, kind: str, name: str, key: str, data: Any) -> None:
+    def _change(self, kind: str, name: str, key: str, data: Any) -> None:
+        """Queue a row's new value (DROPPED to delete it), unless the database has it already."""
+        row = (kind, name, key)
+        if row in self._pending or self._stored.get(row, DROPPED) != data:
+            self._pending[row] = data
+
+    def handled(self, update_id: int) -> None:
+        """Record with the next write that this update was handled."""
+        self._handled.add(update_id)
+
+    async def write_pending(self) -> None:
+        """Write the queued changes and handled update ids in one transaction. If it fails they
+        stay queued (changes queued since are newer and win) and the error is raised."""
+        async with self._lock:
+            pending, self._pending = self._pending, {}
+            handled, self._handled = self._handled, set()
+            if not pending and not handled:
+                return
+            try:
+                async with self.db.write() as session:
+                    for (kind, name, key), data in pending.items():
+                        await self._write(session, kind, name, key, data)
+                    await updates.record(session, self.db.is_sqlite, handled, self.clock.now())
+            except BaseException:
+                self._pending = pending | self._pending
+                self._handled |= handled
+                raise
+            for row, data in pending.items():
+                if data is DROPPED:
+                    self._stored.pop(row, None)
+                else:
+                    self._stored[row] = data
+
+    async def _write(
+        self, session: AsyncSession, kind: str, name: str, key: str, data: Any
+    ) -> None:
+        if data is DROPPED:
+            await session.execute(
+                delete(BotState).where(
+                    BotState.kind == kind, BotState.name == name, BotState.key == key
+                )
+            )
+            return
         values = {
             "kind": kind,
             "name": name,
@@ -57,16 +116,7 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
             index_elements=["kind", "name", "key"],
             set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
         )
-        async with self.db.write() as session:
-            await session.execute(statement)
-
-    async def _drop(self, kind: str, name: str, key: str) -> None:
-        async with self.db.write() as session:
-            await session.execute(
-                delete(BotState).where(
-                    BotState.kind == kind, BotState.name == name, BotState.key == key
-                )
-            )
+        await session.execute(statement)
 
     # ---- user and chat data ----------------------------------------------------------------
 
@@ -77,22 +127,16 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         return defaultdict(dict, {int(r.key): dict(r.data or {}) for r in await self._rows(CHAT)})
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        if data:
-            await self._put(USER, "", str(user_id), data)
-        else:
-            await self._drop(USER, "", str(user_id))
+        self._change(USER, "", str(user_id), data or DROPPED)
 
     async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
-        if data:
-            await self._put(CHAT, "", str(chat_id), data)
-        else:
-            await self._drop(CHAT, "", str(chat_id))
+        self._change(CHAT, "", str(chat_id), data or DROPPED)
 
     async def drop_user_data(self, user_id: int) -> None:
-        await self._drop(USER, "", str(user_id))
+        self._change(USER, "", str(user_id), DROPPED)
 
     async def drop_chat_data(self, chat_id: int) -> None:
-        await self._drop(CHAT, "", str(chat_id))
+        self._change(CHAT, "", str(chat_id), DROPPED)
 
     async def refresh_user_data(self, user_id: int, user_data: dict[Any, Any]) -> None:
         """Nothing to refresh: this process is the only writer of its users' data."""
@@ -112,10 +156,7 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         self, name: str, key: ConversationKey, new_state: object | None
     ) -> None:
         encoded = json.dumps(list(key))
-        if new_state is None:
-            await self._drop(CONV, name, encoded)
-        else:
-            await self._put(CONV, name, encoded, {"state": new_state})
+        self._change(CONV, name, encoded, DROPPED if new_state is None else {"state": new_state})
 
     # ---- not stored --------------------------------------------------------------------------
 
@@ -135,4 +176,5 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         """Callback data is not persisted (arbitrary callback data is not used)."""
 
     async def flush(self) -> None:
-        """Every change was written when it happened."""
+        """At shutdown: whatever is still queued."""
+        await self.write_pending()

@@ -27,28 +27,19 @@ logger = logging.getLogger(__name__)
 LANG_NAMES = {"zh": "中文", "en": "English"}
 
 
-async def claim_update(update: Update, context: BotContext) -> None:
+async def skip_redelivered(update: Update, context: BotContext) -> None:
     """Runs first: an update Telegram delivers again after it was handled is ignored."""
     try:
-        fresh = await updates.claim(context.db, update.update_id, context.state.clock.now())
+        async with context.db.read() as session:
+            again = await updates.was_handled(session, update.update_id)
     except Exception:
-        logger.error("Could not record update %s", update.update_id, exc_info=True)
+        logger.error("Could not look up update %s", update.update_id, exc_info=True)
         _fallback_language(update, context)
         await apologise(update, context)
         raise ApplicationHandlerStop from None
-    if not fresh:
+    if again:
         logger.info("Update %s was handled before: ignored", update.update_id)
         raise ApplicationHandlerStop
-
-
-async def finish_update(update: Update, context: BotContext) -> None:
-    """Runs last: the update was handled, unless a handler failed (then a redelivery may retry)."""
-    if context.failed:
-        return
-    try:
-        await updates.finish(context.db, update.update_id)
-    except Exception:  # the work is committed; a redelivery would find it done or idempotent
-        logger.warning("Could not mark update %s handled", update.update_id, exc_info=True)
 
 
 def _fallback_language(update: Update, context: BotContext) -> None:
@@ -73,7 +64,6 @@ async def load_member(update: Update, context: BotContext) -> None:
     if query is not None and not query.data:
         # PTB gives a press without data to the first CallbackQueryHandler, whatever its pattern.
         await unknown_button(update, context)
-        await finish_update(update, context)
         raise ApplicationHandlerStop
 
 
@@ -226,7 +216,7 @@ async def unknown_button(update: Update, context: BotContext) -> None:
 def register_first(app: Application) -> None:
     """Group -2 drops redelivered updates; group -1 finds who it is and which language.
     Errors end in `on_error`."""
-    app.add_handler(TypeHandler(Update, claim_update), group=-2)
+    app.add_handler(TypeHandler(Update, skip_redelivered), group=-2)
     app.add_handler(TypeHandler(Update, load_member), group=-1)
     app.add_error_handler(on_error)
 

@@ -388,10 +388,9 @@ class BotState(Base):
 
 
 class ProcessedUpdate(Base):
-    """An update id seen from Telegram; `done` once handled, so a redelivery acts once."""
+    """An update Telegram sent that was handled: a redelivery of it is ignored."""
 
     __tablename__ = "processed_update"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    received_at: Mapped[datetime] = mapped_column(index=True)
-    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    handled_at: Mapped[datetime] = mapped_column(index=True)

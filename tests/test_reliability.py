@@ -136,12 +136,11 @@ async def test_a_double_tap_acts_once_and_an_unchanged_edit_is_harmless(
 @contextmanager
 def database_fault(db: Database, url: str) -> Iterator[list[str]]:
     """Break the next submission mid-way. SQLite: another connection holds the write lock when
-    the submission's transaction begins (after this update's claim), beyond the busy timeout.
+    the submission's transaction begins (the update's first write), beyond the busy timeout.
     PostgreSQL: the connection is killed inside the transaction, after the item row was written.
     """
     fired: list[str] = []
     holder: list[sqlite3.Connection] = []
-    claims = [1]  # SQLite: the update's first write is its claim; the second is the submission
 
     def before(conn: Any, cursor: Any, statement: str, params: Any, ctx: Any, many: bool) -> None:
         if fired:
@@ -152,9 +151,6 @@ def database_fault(db: Database, url: str) -> Iterator[list[str]]:
                 cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
             return
         if statement != "BEGIN IMMEDIATE":
-            return
-        if claims[0]:
-            claims[0] -= 1
             return
         other = sqlite3.connect(str(make_url(url).database), isolation_level=None)
         other.execute("BEGIN IMMEDIATE")

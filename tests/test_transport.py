@@ -109,18 +109,17 @@ async def dump(db: Database) -> dict[str, list[str]]:
     return out
 
 
-async def settled(db: Database, within: float = 10.0) -> None:
-    """Wait until every update the bot took is finished (its last writes are done)."""
+async def settled(db: Database, server: FakeBotApiServer, within: float = 10.0) -> None:
+    """Wait until the newest update is recorded as handled (its last writes are done)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
+    newest = server.telegram.last_update_id
     while True:
         async with db.read() as session:
-            open_ = await session.scalar(
-                select(func.count()).where(ProcessedUpdate.done.is_(False))
-            )
-        if not open_:
+            handled = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
+        if handled is not None and handled >= newest:
             return
-        assert loop.time() < deadline, f"{open_} updates still being handled after {within}s"
+        assert loop.time() < deadline, f"update {newest} not handled after {within}s"
         await asyncio.sleep(0.02)
 
 
@@ -325,7 +324,7 @@ async def test_webhook_over_http_refuses_calls_without_the_secret(
             replies = await worker.send("Night shift heating")
             assert "Describe the idea" in replies[-1].text
             # Someone who knows the URL but not the secret posts the worker's next message.
-            await settled(db)
+            await settled(db, server)
             before = await dump(db)
             content = {"text": "Forged body"}
             forged = {
@@ -341,7 +340,7 @@ async def test_webhook_over_http_refuses_calls_without_the_secret(
             # The worker's real message is taken as the body: the forged one was never handled.
             replies = await worker.send("Move the furnace to the night tariff.")
             assert "How much could it save per year" in replies[-1].text
-            await settled(db)
+            await settled(db, server)
             after = await dump(db)
     finally:
         await db.dispose()

@@ -532,6 +532,11 @@ class FakeTelegram:
 
     # == updates ===============================================================================
 
+    @property
+    def last_update_id(self) -> int:
+        """The id of the newest update made so far (0 before the first)."""
+        return self._next_update_id - 1
+
     def next_update_id(self) -> int:
         value = self._next_update_id
         self._next_update_id += 1

@@ -20,15 +20,14 @@ def upgrade() -> None:
     op.create_table(
         "processed_update",
         sa.Column("update_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("done", sa.Boolean(), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("update_id", name=op.f("pk_processed_update")),
     )
     op.create_index(
-        op.f("ix_processed_update_received_at"), "processed_update", ["received_at"], unique=False
+        op.f("ix_processed_update_handled_at"), "processed_update", ["handled_at"], unique=False
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_processed_update_received_at"), table_name="processed_update")
+    op.drop_index(op.f("ix_processed_update_handled_at"), table_name="processed_update")
     op.drop_table("processed_update")
