@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.sender import OutboxSender
-from bot.services import posts, updates
+from bot.services import ledger, posts, updates
 from bot.services import review as review_service
 from handlers import admin, common, my_items, registration, reports, review, submission
 from storage.db import Database
@@ -80,6 +80,7 @@ def build_application(
     state.clock = clock
     state.outbox = OutboxSender(state.db, state.clock, settings.default_language)
     state.persistence = persistence
+    state.failed_updates = set()
 
     # Order matters: group -1 loads the member for every update before any feature sees it.
     common.register_first(app)
@@ -155,7 +156,10 @@ async def _after_update(update: Update, context: BotContext) -> None:
     app.mark_data_for_update_persistence(
         chat_ids=chat.id if chat else None, user_ids=user.id if user else None
     )
-    if not context.failed:  # a failed update may be delivered again and retried
+    failed = context.bot_data.failed_updates
+    if update.update_id in failed:  # a failed update may be delivered again and retried
+        failed.discard(update.update_id)
+    else:
         context.bot_data.persistence.handled(update.update_id)
     try:
         await app.update_persistence()
@@ -190,7 +194,11 @@ async def _reminders_job(context: BotContext) -> None:
 
 
 async def _post_init(app: Application[Any, Any, Any, Any, AppState, Any]) -> None:
-    """Register the command menu in every language."""
+    """Bring the savings ledger to the configured time zone; register the command menu in
+    every language."""
+    state = app.bot_data
+    if await ledger.ensure_current(state.db, state.settings.tzinfo):
+        logger.info("Savings ledger rebuilt in %s", state.settings.timezone)
     for language_code, lang in menu_languages(app.bot_data.settings.default_language):
         await app.bot.set_my_commands(bot_commands(lang), language_code=language_code)
 

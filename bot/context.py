@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -28,6 +30,9 @@ class AppState:
     clock: Clock
     outbox: OutboxSender
     persistence: SqlPersistence
+    # Updates a handler failed on (the error handler gets a context of its own): they are not
+    # recorded as handled, so a redelivery is handled again.
+    failed_updates: set[int]
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):
@@ -44,8 +49,6 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False
-        # Set by the error handler: the update failed, so it is not marked handled.
-        self.failed = False
 
     async def say(
         self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
@@ -68,6 +71,23 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
                     raise
         elif update.effective_message:
             await update.effective_message.reply_text(text, reply_markup=markup)
+
+    async def press_fits(self, update: Update, pattern: str) -> bool:
+        """A navigation press edits the message it came from: it must be a message of that
+        kind (one with a button whose data matches `pattern`) in a private chat. Else (data
+        forged onto a group message, or onto another message such as a draft's summary card)
+        the press is answered "no longer valid" and False returned."""
+        query = update.callback_query
+        assert query is not None
+        chat, message = update.effective_chat, query.message
+        fits = chat is not None and chat.type == ChatType.PRIVATE
+        if fits and isinstance(message, Message):  # else too old to be shown to the bot
+            markup = message.reply_markup
+            rows = markup.inline_keyboard if markup is not None else ()
+            fits = any(re.match(pattern, str(b.callback_data)) for row in rows for b in row)
+        if not fits:
+            await query.answer(self.tr.plain("This button is no longer valid."), show_alert=True)
+        return fits
 
     async def refuse(self, update: Update, error: ServiceError) -> None:
         """Answer a press with an alert, or a message with a reply: the refusal in words."""

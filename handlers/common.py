@@ -163,7 +163,7 @@ async def on_error(update: object, context: BotContext) -> None:
     logger.error("Unhandled error while processing an update", exc_info=context.error)
     if not isinstance(update, Update):
         return
-    context.failed = True
+    context.bot_data.failed_updates.add(update.update_id)
     try:
         await _load_member(update, context)
     except Exception:  # the database may be the cause: fall back to Telegram's language

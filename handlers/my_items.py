@@ -4,7 +4,6 @@ the member's certified savings and rank."""
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import bulletins, cards
@@ -67,22 +66,9 @@ async def my_command(update: Update, context: BotContext) -> None:
     await show_page(update, context, 0)
 
 
-async def _not_here(update: Update, context: BotContext) -> bool:
-    """A press outside the private chat (forged on a group message, which it would replace)
-    is refused."""
-    chat = update.effective_chat
-    if chat is not None and chat.type == ChatType.PRIVATE:
-        return False
-    assert update.callback_query
-    await update.callback_query.answer(
-        context.tr.plain("This button is no longer valid."), show_alert=True
-    )
-    return True
-
-
 async def page_pressed(update: Update, context: BotContext) -> None:
     assert update.callback_query and update.callback_query.data
-    if await _not_here(update, context):
+    if not await context.press_fits(update, r"my:"):
         return
     await show_page(update, context, int(update.callback_query.data.rsplit(":", 1)[1]))
 
@@ -93,7 +79,7 @@ async def detail(update: Update, context: BotContext) -> None:
     assert query and query.data
     tr = context.tr
     _, _, item_id, page = query.data.split(":")
-    if await _not_here(update, context):
+    if not await context.press_fits(update, r"my:"):
         return
     member = context.member
     if member is None or member.status != MemberStatus.ACTIVE:

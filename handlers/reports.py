@@ -77,7 +77,8 @@ async def progress(update: Update, context: BotContext) -> None:
     today = context.state.clock.now().astimezone(context.settings.tzinfo).date()
     span = _campaign_span(campaign, context)
     async with context.db.read() as session:
-        units = await figures.unit_figures(session, campaign.id, span)
+        # Savings and headcounts are all this shows: the counts of ideas are not worked out.
+        units = await figures.unit_figures(session, campaign.id, span, savings_only=True)
     plant = figures.plant_figures(campaign, units, today + timedelta(days=1))
     lines = [
         tr._("📈 <b>Campaign progress</b> · {name}", name=campaign.name),
@@ -149,15 +150,12 @@ async def rank(update: Update, context: BotContext) -> None:
     tr = context.tr
     tz = context.settings.tzinfo
     today = context.state.clock.now().astimezone(tz).date()
-    span = (
-        _campaign_span(campaign, context)
-        if key == "all"
-        else Span.of(containing(PeriodKind(key), today), tz)
-    )
+    period = None if key == "all" else containing(PeriodKind(key), today)
+    span = _campaign_span(campaign, context) if period is None else Span.of(period, tz)
     async with context.db.read() as session:
-        units = await figures.unit_figures(session, campaign.id, span)
-        workers = await figures.top_workers(session, campaign.id, span, TOP)
-        standing = await figures.member_standing(session, campaign.id, member, span)
+        units = await figures.unit_figures(session, campaign.id, span, savings_only=True)
+        workers = await figures.top_workers(session, campaign.id, period, TOP)
+        standing = await figures.member_standing(session, campaign.id, member, period)
     lines = [tr._("🏆 <b>Rankings</b> · {period}", period=tr.plain(RANK_PERIODS[key])), ""]
     lines.append(tr._("<b>Units by savings per head</b>"))
     ranked = [u for u in units if not u.archived]

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -99,6 +100,8 @@ class Campaign(Base):
     reward_share: Mapped[Decimal] = mapped_column(Numeric(6, 4), default=Decimal("0"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The time zone the savings ledger's periods were cut in (`member_saving`); None: not built.
+    ledger_tz: Mapped[str | None] = mapped_column(String(64), default=None)
 
     categories: Mapped[list[Category]] = relationship(
         back_populates="campaign", order_by="Category.position"
@@ -147,6 +150,8 @@ class Unit(Base):
 
 class Member(Base):
     __tablename__ = "member"
+    # Headcounts of the plant and of a unit are index ranges (ranks in /my and /rank).
+    __table_args__ = (Index("ix_member_status_unit", "status", "unit_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
@@ -203,13 +208,15 @@ class Item(Base):
             "certified_amount",
             "verified_amount",
             "id",
+            "grade",  # the period's gold ideas without reading the other rows (0007)
         ),
+        # Savings per unit: one range per unit and counted status, by approval time (0007).
         Index(
             "ix_item_campaign_unit_approved",
             "campaign_id",
             "unit_id",
-            "approved_at",
             "status",
+            "approved_at",
             "certified_amount",
             "verified_amount",
         ),
@@ -373,6 +380,25 @@ class Blob(Base):
     name: Mapped[str] = mapped_column(String(100))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemberSaving(Base):
+    """Each member's credited savings per period (节约记录): an approved idea's counted amount,
+    shared equally among its authors, is added to the periods of its approval (week, month,
+    quarter, half-year and year in the campaign's time zone, and "all"). Written with each
+    decision, so ranks and top lists are index ranges, not sums over the items."""
+
+    __tablename__ = "member_saving"
+    __table_args__ = (Index("ix_member_saving_rank", "campaign_id", "period", "fen"),)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)  # 2026-W47 ... 2026, all
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
+    )
+    fen: Mapped[float] = mapped_column(Double)  # shares may split a fen
 
 
 class BotState(Base):

@@ -18,14 +18,24 @@ from bot.config import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Base
+from tests import figures
 from tests.fakeapi.core import FakeTelegram
 from tests.fakeapi.request import FakeRequest
 from tests.fakeapi.users import Harness
-from tests.helpers import NOW, ManualClock
+from tests.helpers import NOW, STRESS, ManualClock
 
 # Shaped like a token but obviously not one (a real one has 8-10 digits and 35 characters).
 TEST_TOKEN = "4242:offline-test-token-not-a-real-token-000"
 ADMIN_TG_ID = 9001
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures the fault tests measured (tests/figures.py), when any ran."""
+    if figures.FIGURES:
+        database = "PostgreSQL" if postgres_url() else "SQLite"
+        terminalreporter.section(f"Reliability figures ({database}, STRESS={STRESS})")
+        for line in figures.lines():
+            terminalreporter.write_line(line)
 
 
 def postgres_url() -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,24 @@ if TYPE_CHECKING:
     from tests.fakeapi.users import FakeUser
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+def stress() -> int:
+    """`STRESS` from the environment: a positive integer (default 1) that multiplies the rounds
+    of the fault tests and the fuzzing's examples, for a longer run than CI's."""
+    raw = os.environ.get("STRESS", "").strip()
+    if not raw:
+        return 1
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"STRESS must be a positive integer, not {raw!r}")
+    return value
+
+
+STRESS = stress()
 
 
 BOOKKEEPING = {"bot_state", "processed_update"}
@@ -36,6 +56,19 @@ async def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
             rows = (await session.execute(select(table))).all()
             result[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return result
+
+
+def changed_rows(
+    before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]
+) -> int:
+    """How many rows two snapshots differ by: rows added, removed or changed (a changed row
+    counts twice: its old and its new version)."""
+    changed = 0
+    for table in before.keys() | after.keys():
+        old = Counter(map(repr, before.get(table, [])))
+        new = Counter(map(repr, after.get(table, [])))
+        changed += sum(((old - new) + (new - old)).values())
+    return changed
 
 
 async def seed_unit(db: Database, name: str = "一车间", headcount: int = 100) -> Unit:

@@ -33,7 +33,8 @@ from storage.models import (
 from tests.conftest import BotHarness, make_settings, start_app, stop_app
 from tests.fakeapi.core import CallbackAnswer, FakeTelegram, StoredMessage
 from tests.fakeapi.users import FakeGroup, FakeUser, Replies
-from tests.helpers import NOW, ManualClock, seed_member, seed_unit, snapshot
+from tests.figures import tally
+from tests.helpers import NOW, ManualClock, changed_rows, seed_member, seed_unit, snapshot
 
 COMMITTEE_CHAT = -400_888
 # Every role, and the language each one reads (refusals must come in it).
@@ -678,6 +679,8 @@ async def test_every_privileged_action_by_every_role(world: World, action: Actio
     else sent to anyone, nothing changed. Allowed: it works."""
     w = world
     outcomes: dict[str, str] = {}
+    wrong: list[Any] = []  # refused cases with the wrong refusal, anything else sent or changed
+    changed = 0  # rows the refused attempts changed
     # The refused first: what the allowed ones change cannot make a refusal pass.
     for actor in sorted(ACTORS, key=lambda a: a in action.allowed):
         target = await action.setup(w)
@@ -691,28 +694,40 @@ async def test_every_privileged_action_by_every_role(world: World, action: Actio
             outcomes[actor] = "allowed"
             continue
         expected = refusal_text(actor, action)
-        if attempt.answer is not None or attempt.replies.edited:
-            answer = attempt.answer
-            assert answer is not None and (answer.text, answer.show_alert) == (expected, True), (
-                actor,
-                answer,
-            )
-            assert (list(attempt.replies), attempt.replies.edited) == ([], [])
+        answer = attempt.answer
+        if answer is not None or attempt.replies.edited:
+            refused = answer is not None and (answer.text, answer.show_alert) == (expected, True)
+            refused &= (list(attempt.replies), attempt.replies.edited) == ([], [])
             sent = ["answerCallbackQuery"]
         elif attempt.silent_in_group and not attempt.replies:
+            refused = True
             sent = []  # a private-only command is not answered in a group, for anyone
         else:
-            assert attempt.replies.texts == [expected], (actor, attempt.replies.texts)
+            refused = attempt.replies.texts == [expected]
             sent = ["sendMessage"]
-        # Nothing else went anywhere: no card, no notice, no edit.
-        assert [
-            c.method for c in w.telegram.calls[calls:] if c.method != "getChatMember"
-        ] == sent, (
-            actor,
-            [(c.method, c.params.get("chat_id")) for c in w.telegram.calls[calls:]],
-        )
-        assert await snapshot(w.db) == before, (actor, action.name)
+        # Nothing else went anywhere (no card, no notice, no edit), and nothing changed.
+        made = [c.method for c in w.telegram.calls[calls:] if c.method != "getChatMember"]
+        rows = changed_rows(before, await snapshot(w.db))
+        changed += rows
+        if not refused or made != sent or rows:
+            to = [(c.method, c.params.get("chat_id")) for c in w.telegram.calls[calls:]]
+            wrong.append((actor, answer, attempt.replies.texts, to, rows))
         outcomes[actor] = "refused"
+    refusals = sum(o == "refused" for o in outcomes.values())
+    tally(
+        "access: the table of privileged actions",
+        "{cases} (action, role) cases over {actions} privileged actions: {refused} refused, "
+        "{clean} of them with only the refusal sent and nothing changed ({rows} rows changed); "
+        "{allowed} allowed and done",
+        cases=len(outcomes),
+        actions=1,
+        refused=refusals,
+        clean=refusals - len(wrong),
+        rows=changed,
+        allowed=sum(o == "allowed" for o in outcomes.values()),
+    )
+    assert wrong == [], wrong
+    assert changed == 0
     assert {a for a, o in outcomes.items() if o == "allowed"} == set(action.allowed)
 
 

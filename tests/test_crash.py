@@ -11,7 +11,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,10 @@ from storage.db import Database
 from storage.models import BotState, Item, ItemEvent, ItemStatus, OutboxMessage, ProcessedUpdate
 from tests.conftest import ADMIN_TG_ID, TEST_TOKEN
 from tests.fakeapi.core import Call
-from tests.fakeapi.server import FakeBotApiServer, HttpHarness
+from tests.fakeapi.server import FakeBotApiServer, Hold, HttpHarness
 from tests.fakeapi.users import FakeUser, SentMessage
-from tests.helpers import seed_member, seed_unit
+from tests.figures import record, tally
+from tests.helpers import STRESS, seed_member, seed_unit
 
 BOT = Path(sys.executable).with_name("savings-bot")
 TZ = ZoneInfo(Settings.model_fields["timezone"].default)  # what the subprocess uses
@@ -53,6 +54,7 @@ class BotProcess:
         self.folder = folder  # also the working directory: no stray .env is read
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None
+        self.kills = 0
 
     def start(self) -> None:
         log = self.folder / f"bot-{len(self.logs) + 1}.log"
@@ -67,6 +69,7 @@ class BotProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         assert self.process.wait(5) == -signal.SIGKILL
+        self.kills += 1
 
     async def stop(self) -> None:
         """SIGTERM, as a service manager stops it; SIGKILL if it does not end in time."""
@@ -112,8 +115,17 @@ async def bot(server: FakeBotApiServer, db_url: str, tmp_path: Path) -> AsyncIte
     finally:
         await process.stop()
     text = process.log_text()
+    lines = text.splitlines()
+    secret = TEST_TOKEN.split(":")[1]
+    tally(
+        "crash: the token in the killed processes' logs",
+        "{lines:,} log lines of `savings-bot run` at DEBUG ({runs} runs): {leaked} with the token",
+        lines=len(lines),
+        runs=len(process.logs),
+        leaked=sum(TEST_TOKEN in line or secret in line for line in lines),
+    )
     assert TEST_TOKEN not in text
-    assert TEST_TOKEN.split(":")[1] not in text
+    assert secret not in text
     # Not vacuous: the scan covered the most verbose level the bot logs at.
     assert " DEBUG " in text, text[-2000:]
 
@@ -171,6 +183,21 @@ def texts(user: FakeUser) -> list[str]:
     return [m.text for m in user.inbox]
 
 
+def asked(server: FakeBotApiServer, since: int, user: FakeUser, part: str) -> Callable[[], bool]:
+    """A condition: the bot sent the user a message with `part` after `since` (a seq)."""
+    return lambda: any(part in m.text for m in server.telegram.changes_since(since, user.id)[0])
+
+
+def received(user: FakeUser, count: int) -> Callable[[], bool]:
+    """A condition: the user has at least `count` messages from the bot."""
+    return lambda: len(user.inbox) >= count
+
+
+def caught(hold: Hold) -> Callable[[], bool]:
+    """A condition: the hold caught a call."""
+    return lambda: hold.caught > 0
+
+
 async def outbox(db: Database, after_id: int = 0) -> list[OutboxMessage]:
     async with db.read() as session:
         return list(
@@ -188,12 +215,12 @@ async def events(db: Database, item_id: int) -> list[str]:
         return list(rows)
 
 
-def deliveries(server: FakeBotApiServer, row: OutboxMessage) -> list[Call]:
-    """The calls Telegram accepted that carry this outbox row."""
+def deliveries(server: FakeBotApiServer, row: OutboxMessage, since: int = 0) -> list[Call]:
+    """The calls Telegram accepted (from the `since`-th on) that carry this outbox row."""
     payload = row.payload
     return [
         c
-        for c in server.telegram.calls
+        for c in server.telegram.calls[since:]
         if c.ok
         and c.method == row.method
         and str(c.params.get("chat_id")) == str(row.chat_id)
@@ -226,69 +253,78 @@ async def test_sigkill_mid_conversation_resumes_at_the_same_step(
     people_ = HttpHarness(server)
     plant = Plant(people_)
     await plant.seed(db)
-    worker = plant.worker
+    worker, telegram = plant.worker, server.telegram
+    year = datetime.now(TZ).year
+    rounds = STRESS
+    saved = resumed = registered = 0  # rounds whose draft was saved, resumed, registered
     bot.start()
     server.telegram.inject("getUpdates", kind="network")  # an error to log: the bot polls again
-    replies = await worker.command("idea")
-    assert "Energy saving" in replies[-1].button_texts
-    await worker.press(worker.last, "Energy saving")
-    # The title, and a kill as soon as the bot has finished with it (and before anything else).
-    telegram = server.telegram
-    message = telegram.add_user_message(worker.id, worker.data, {"text": "Night shift heating"})
-    seq = telegram.seq
-    title_update = server.queue_update({"message": message})
-    await server.wait_for(
-        lambda: any(
-            "Describe the idea" in m.text for m in telegram.changes_since(seq, worker.id)[0]
-        ),
-        10,
-        "the question for the description",
-    )
+    for n in range(rounds):
+        title = f"Night shift heating {n + 1}"
+        replies = await worker.command("idea")
+        assert "Energy saving" in replies[-1].button_texts
+        await worker.press(worker.last, "Energy saving")
+        # The title, and a kill as soon as the bot has finished with it (before anything else).
+        message = telegram.add_user_message(worker.id, worker.data, {"text": title})
+        seq = telegram.seq
+        title_update = server.queue_update({"message": message})
+        question = asked(server, seq, worker, "Describe the idea")
+        await server.wait_for(question, 10, "the question for the description")
 
-    async def finished() -> bool:
+        async def finished(update_id: int = title_update) -> bool:
+            async with db.read() as session:
+                done = await session.scalar(
+                    select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
+                )
+                return done is not None
+
+        await eventually(finished, "the title's update to be finished")
+        bot.kill()
         async with db.read() as session:
-            done = await session.scalar(
-                select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == title_update)
+            state: list[Any] = list(
+                await session.scalars(
+                    select(BotState.data).where(
+                        BotState.kind == "user", BotState.key == str(worker.id)
+                    )
+                )
             )
-            return done is not None
+        saved += title in json.dumps(state, ensure_ascii=False)  # the finished update's draft
 
-    await eventually(finished, "the title's update to be finished")
-    bot.kill()
+        bot.start()
+        replies = await worker.send("Move the furnace to the night tariff.")
+        resumed += "How much could it save per year" in replies[-1].text  # not the title again
+        await worker.send("15k")
+        await worker.press(worker.last, "✅ 一车间 (my unit)")
+        await worker.press(worker.last, "⏭ Skip")
+        replies = await worker.press(worker.last, "✅ Done")
+        card = replies[-1].text
+        assert title in card and "Move the furnace" in card and "Energy" in card
+        replies = await worker.press(replies[-1], "✅ Submit")
+        registered += f"Registration number: JY-{year}-{n + 1:04d}" in replies.texts[0]
+        await server.wait_for(received(plant.assessor, n + 1), 10, "the assessor's card")
+
     async with db.read() as session:
-        saved: list[Any] = list(
-            await session.scalars(
-                select(BotState.data).where(BotState.kind == "user", BotState.key == str(worker.id))
-            )
+        stored = list(await session.scalars(select(Item).order_by(Item.id)))
+    expected = [
+        (
+            f"JY-{year}-{n + 1:04d}",
+            f"Night shift heating {n + 1}",
+            "Move the furnace to the night tariff.",
+            ItemStatus.FIRST_REVIEW,
         )
-        drafts = json.dumps(saved, ensure_ascii=False)
-    assert "Night shift heating" in drafts, f"the finished update's draft was not saved: {drafts}"
-
-    bot.start()
-    replies = await worker.send("Move the furnace to the night tariff.")
-    assert "How much could it save per year" in replies[-1].text  # the next step, not the title
-    await worker.send("15k")
-    await worker.press(worker.last, "✅ 一车间 (my unit)")
-    await worker.press(worker.last, "⏭ Skip")
-    replies = await worker.press(worker.last, "✅ Done")
-    card = replies[-1].text
-    assert "Night shift heating" in card and "Move the furnace" in card and "Energy" in card
-    replies = await worker.press(replies[-1], "✅ Submit")
-    year = datetime.now(TZ).year
-    assert f"Registration number: JY-{year}-0001" in replies.texts[0]
-    await server.wait_for(lambda: texts(plant.assessor), 10, "the assessor's card")
-
-    async with db.read() as session:
-        [item] = list(await session.scalars(select(Item)))
-    assert (item.number, item.title, item.body, item.status) == (
-        f"JY-{year}-0001",
-        "Night shift heating",
-        "Move the furnace to the night tariff.",
-        ItemStatus.FIRST_REVIEW,
-    )
-    assert [t for t in texts(plant.assessor) if "New item to review" in t] == [
-        t for t in texts(plant.assessor) if item.number in t
+        for n in range(rounds)
     ]
-    assert len(texts(plant.assessor)) == 1
+    cards = [t for t in texts(plant.assessor) if "New item to review" in t]
+    record(
+        "crash: SIGKILL mid-conversation",
+        f"SIGKILLs of `savings-bot run` right after an idea's title was handled: {bot.kills}; "
+        f"drafts saved: {saved}; resumed at the next step: {resumed}; ideas registered: "
+        f"{registered}; items stored: {len(stored)}; review cards: {len(cards)}",
+    )
+    assert saved == resumed == registered == rounds
+    assert [(i.number, i.title, i.body, i.status) for i in stored] == expected
+    assert len(cards) == len(texts(plant.assessor)) == rounds
+    assert all(sum(i.number in t for t in cards) == 1 for i in stored)
     assert [c.method for c in server.telegram.errors] == ["getUpdates"]
     assert "telegram.error.NetworkError" in bot.exceptions()  # logged with its traceback
 
@@ -299,40 +335,62 @@ async def test_sigkill_after_a_decision_commits_sends_each_notification_once(
     people_ = HttpHarness(server)
     plant = Plant(people_)
     await plant.seed(db)
+    rounds = STRESS
+    kept = refused = twice = 0  # decisions kept through the kill; opinions sent again:
+    # refused, applied twice
+    notices: list[OutboxMessage] = []  # the decisions' notifications
+    sent: list[int] = []  # how many times Telegram accepted each of them
+    told = on_committee = 0  # the worker's notices, the committee's cards
     item = await plant.submit(db)
     bot.start()
-    await forward_until_the_opinion(server, plant, item)
-    before = max(r.id for r in await outbox(db))
-    # The reply "Done" comes after the decision's commit: it hangs, and the process dies there.
-    done = server.hold("sendMessage", chat_id=plant.assessor.id, times=1)
-    send_opinion(server, plant)
-    await server.wait_for(lambda: done.caught, 10, "the assessor's 'Done' reply")
-    bot.kill()
+    for n in range(rounds):
+        if n:
+            item = await plant.submit(db)  # the running bot's outbox sends its card
+        await forward_until_the_opinion(server, plant, item)
+        before = max(r.id for r in await outbox(db))
+        calls = len(server.telegram.calls)
+        # The reply "Done" comes after the decision's commit: it hangs, and the process dies.
+        done = server.hold("sendMessage", chat_id=plant.assessor.id, times=1)
+        send_opinion(server, plant)
+        await server.wait_for(caught(done), 10, "the assessor's 'Done' reply")
+        bot.kill()
 
-    assert await events(db, item.id) == ["submit", "forward"]  # committed before the kill
-    notices = await outbox(db, before)
-    assert notices and {r.status for r in notices} == {"pending"}  # none sent yet
-    assert not any(FORWARDED in t for t in texts(plant.worker))
+        kept += await events(db, item.id) == ["submit", "forward"]  # committed before the kill
+        pending = await outbox(db, before)
+        assert pending and {r.status for r in pending} == {"pending"}  # none sent yet
+        assert not any(FORWARDED in t and item.number in t for t in texts(plant.worker))
 
-    bot.start()
+        bot.start()
 
-    async def all_sent() -> bool:
-        return {r.status for r in await outbox(db, before)} == {"sent"}
+        async def all_sent(after: int = before) -> bool:
+            return {r.status for r in await outbox(db, after)} == {"sent"}
 
-    await eventually(all_sent, "the decision's notifications to be sent after the restart")
-    # The assessor never saw "Done" and sends the opinion again: it is not applied twice.
-    replies = await plant.assessor.send("可行，建议评审")
-    assert len(replies) == 1 and "Already decided by 王考核" in replies[-1].text
-    await people_.settle()
+        await eventually(all_sent, "the decision's notifications to be sent after the restart")
+        # The assessor never saw "Done" and sends the opinion again: it is not applied twice.
+        replies = await plant.assessor.send("可行，建议评审")
+        refused += len(replies) == 1 and "Already decided by 王考核" in replies[-1].text
+        await people_.settle()
 
-    assert await events(db, item.id) == ["submit", "forward"]
-    async with db.read() as session:
-        row = await session.get(Item, item.id)
-        assert row is not None and row.status == ItemStatus.COMMITTEE
-    notices = await outbox(db, before)
-    assert {r.id: len(deliveries(server, r)) for r in notices} == {r.id: 1 for r in notices}
-    assert sum(FORWARDED in t for t in texts(plant.worker)) == 1
-    assert sum(item.number in t for t in texts(plant.committee)) == 1
+        twice += (await events(db, item.id)).count("forward") > 1
+        async with db.read() as session:
+            row = await session.get(Item, item.id)
+            assert row is not None and row.status == ItemStatus.COMMITTEE
+        these = await outbox(db, before)
+        notices += these
+        sent += [len(deliveries(server, r, since=calls)) for r in these]
+        told += sum(FORWARDED in t and item.number in t for t in texts(plant.worker))
+        on_committee += sum(item.number in t for t in texts(plant.committee))
+
+    record(
+        "crash: SIGKILL after a decision committed",
+        f"SIGKILLs of `savings-bot run` between a decision's commit and its reply: "
+        f"{bot.kills}; decisions kept: {kept}; the same opinion sent again: refused {refused}, "
+        f"applied twice {twice}; notifications {len(notices)}: sent once {sent.count(1)}, "
+        f"lost {sent.count(0)}, twice {sum(k > 1 for k in sent)}",
+    )
+    assert twice == 0
+    assert kept == refused == told == on_committee == rounds
+    assert sent == [1] * len(notices)
     assert bot.exceptions() == set()
 
 
@@ -342,43 +400,66 @@ async def test_a_notification_in_flight_at_a_sigkill_is_not_sent_twice(
     people_ = HttpHarness(server)
     plant = Plant(people_)
     await plant.seed(db)
+    rounds = STRESS
+    notices: list[OutboxMessage] = []  # every notification of the decisions
+    sent: list[int] = []  # how many times Telegram accepted each of them
+    arrived: list[int] = []  # how many times the worker read the notice that was in flight
+    rows_to_worker: list[int] = []  # the worker's outbox rows per decision
+    kept = 0
     item = await plant.submit(db)
     bot.start()
-    await forward_until_the_opinion(server, plant, item)
-    before = max(r.id for r in await outbox(db))
-    # Telegram takes the worker's notice, and the process dies before it hears back.
-    in_flight = server.hold("sendMessage", chat_id=plant.worker.id, accept=True)
-    send_opinion(server, plant)
-    await server.wait_for(lambda: in_flight.caught, 10, "the worker's notice to be sent")
-    bot.kill()
-    assert sum(FORWARDED in t for t in texts(plant.worker)) == 1  # it arrived
-    in_flight.release()
-    # The process comes back after the claim went stale (no waiting: the claim is made older).
-    async with db.write() as session:
-        for row in await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "sending")
-        ):
-            row.not_before -= STALE_CLAIM * 2
+    for n in range(rounds):
+        if n:
+            item = await plant.submit(db)  # the running bot's outbox sends its card
+        await forward_until_the_opinion(server, plant, item)
+        before = max(r.id for r in await outbox(db))
+        calls = len(server.telegram.calls)
+        # Telegram takes the worker's notice, and the process dies before it hears back.
+        in_flight = server.hold("sendMessage", chat_id=plant.worker.id, accept=True)
+        send_opinion(server, plant)
+        await server.wait_for(caught(in_flight), 10, "the worker's notice to be sent")
+        bot.kill()
+        assert sum(FORWARDED in t and item.number in t for t in texts(plant.worker)) == 1
+        in_flight.release()
+        # The process comes back after the claim went stale (no waiting: the claim is aged).
+        async with db.write() as session:
+            for row in await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.status == "sending")
+            ):
+                row.not_before -= STALE_CLAIM * 2
 
-    bot.start()
+        bot.start()
 
-    async def settled() -> bool:
-        async with db.read() as session:
-            busy = await session.scalar(
-                select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")))
-            )
-            handled = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
-        return not busy and (handled or 0) >= server.telegram.last_update_id
+        async def settled() -> bool:
+            async with db.read() as session:
+                busy = await session.scalar(
+                    select(func.count()).where(OutboxMessage.status.in_(("pending", "sending")))
+                )
+                handled = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
+            return not busy and (handled or 0) >= server.telegram.last_update_id
 
-    await eventually(settled, "the outbox to be done after the restart")
-    await people_.settle()
-    assert await events(db, item.id) == ["submit", "forward"]
-    notices = await outbox(db, before)
-    sent_to_worker = [r for r in notices if r.chat_id == plant.worker.id]
-    assert len(sent_to_worker) == 1
-    assert sum(FORWARDED in t for t in texts(plant.worker)) == 1, (
-        "the notice Telegram had accepted before the kill was sent again: "
-        f"{[(r.id, r.status, r.attempts) for r in sent_to_worker]}"
+        await eventually(settled, "the outbox to be done after the restart")
+        await people_.settle()
+        kept += await events(db, item.id) == ["submit", "forward"]
+        these = await outbox(db, before)
+        notices += these
+        sent += [len(deliveries(server, r, since=calls)) for r in these]
+        rows_to_worker.append(sum(r.chat_id == plant.worker.id for r in these))
+        arrived.append(sum(FORWARDED in t and item.number in t for t in texts(plant.worker)))
+
+    record(
+        "crash: SIGKILL with a notification in flight",
+        f"SIGKILLs of `savings-bot run` after Telegram took a notice, before it answered: "
+        f"{bot.kills}; that notice read once {arrived.count(1)}, twice "
+        f"{sum(k > 1 for k in arrived)}; decisions kept: {kept}; notifications "
+        f"{len(notices)}: sent once {sent.count(1)}, lost {sent.count(0)}, twice "
+        f"{sum(k > 1 for k in sent)}",
     )
-    assert {r.id: len(deliveries(server, r)) for r in notices} == {r.id: 1 for r in notices}
+    assert rows_to_worker == [1] * rounds
+    assert arrived == [1] * rounds, (
+        "the notice Telegram had accepted before the kill was sent again: "
+        f"{[(r.id, r.status, r.attempts) for r in notices if r.chat_id == plant.worker.id]}"
+    )
+    assert kept == rounds
+    assert sent == [1] * len(notices)
     assert bot.exceptions() == set()

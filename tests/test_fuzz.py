@@ -3,11 +3,12 @@ characters, 10,000-character messages, HTML and Markdown injection, stickers, lo
 contacts, photos, voice, commands, forged callback data) at every step of every conversation.
 
 Each scenario builds the bot once and feeds it many generated cases (hypothesis; the number of
-cases per scenario is in EXAMPLES). For every input: no handler raised, every call the bot made
-passed the strict fake Bot API, the person got an answer (the expected re-ask where there is
-one), nothing was stored that should not be, and what they typed comes back literally (HTML
-escaped). The number of inputs is printed at the end of the module. Cases that random input
-rarely hits (texts exactly at their limits, tricky numbers, broken files) have their own tests.
+cases per scenario is in EXAMPLES, times STRESS). For every input: no handler raised, every call
+the bot made passed the strict fake Bot API, the person got an answer (the expected re-ask where
+there is one), nothing was stored that should not be, and what they typed comes back literally
+(HTML escaped). The number of inputs is among the figures printed after the run
+(tests/figures.py). Cases that random input rarely hits (texts exactly at their limits, tricky
+numbers, broken files) have their own tests.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from tests.conftest import BotHarness, make_settings, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram, StoredMessage
 from tests.fakeapi.html import parse_html
 from tests.fakeapi.users import FakeGroup, FakeUser, Replies
-from tests.helpers import NOW, ManualClock, Plant, plant, seed_member, snapshot
+from tests.figures import record
+from tests.helpers import NOW, STRESS, ManualClock, Plant, plant, seed_member, snapshot
 
 # Generated cases per scenario (a case is a walk through a conversation, or a few inputs).
 EXAMPLES = {
@@ -62,6 +64,7 @@ EXAMPLES = {
 }
 INPUTS: Counter[str] = Counter()  # inputs sent, by scenario
 FAILED: Counter[str] = Counter()  # inputs after which a handler had raised
+INVALID: Counter[str] = Counter()  # inputs after which the bot had broken a Bot API rule
 COMMITTEE_CHAT = -400_999
 LONG = 10_000
 
@@ -69,7 +72,7 @@ LONG = 10_000
 def fuzz(scenario: str) -> Callable[[Any], Any]:
     """Hypothesis settings: the app is built once per test and shared by its cases."""
     return fuzz_settings(
-        max_examples=EXAMPLES[scenario],
+        max_examples=EXAMPLES[scenario] * STRESS,
         deadline=None,
         suppress_health_check=[
             HealthCheck.function_scoped_fixture,
@@ -82,16 +85,17 @@ def fuzz(scenario: str) -> Callable[[Any], Any]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _report(request: pytest.FixtureRequest) -> Iterator[None]:
+def _figures() -> Iterator[None]:
+    """Record how many inputs the module's tests sent, and how many broke something."""
     yield
     total = sum(INPUTS.values())
-    detail = ", ".join(f"{name} {n}" for name, n in sorted(INPUTS.items()))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is not None and capture is not None and total:
-        with capture.global_and_fixture_disabled():
-            errors = sum(FAILED.values())
-            reporter.write_line(f"\n{total} fuzzed inputs: {errors} unhandled errors ({detail})")
+    if total:
+        detail = ", ".join(f"{name} {n:,}" for name, n in sorted(INPUTS.items()))
+        record(
+            "fuzz: generated input",
+            f"{total:,} fuzzed inputs: {sum(FAILED.values())} unhandled errors, "
+            f"{sum(INVALID.values())} invalid Bot API calls ({detail})",
+        )
 
 
 # ---- generated input ------------------------------------------------------------------------
@@ -268,6 +272,8 @@ def clean(w: World, what: object, scenario: str = "") -> None:
     """No handler raised and every call was valid."""
     if w.bot.errors:
         FAILED[scenario] += 1
+    if w.telegram.violations:
+        INVALID[scenario] += 1
     assert w.bot.errors == [], f"{what!r} raised {w.bot.errors!r}"
     assert w.telegram.violations == [], f"{what!r}: {w.telegram.violations!r}"
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from bot.services import campaigns, figures, items, people
+from bot.services import campaigns, figures, items, ledger, people
 from storage.db import Database
 from storage.models import Item, ItemEvent, ItemStatus, Member
 from tests.conftest import BotHarness
@@ -59,6 +59,7 @@ async def _certify(
                 created_at=NOW + timedelta(days=2),
             )
         )
+    await ledger.rebuild(db, item.campaign_id, TZ)
 
 
 async def test_standing_credits_co_authors_equal_shares_and_ranks_ties(db_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
@@ -21,7 +22,8 @@ from storage.db import Database
 from storage.models import Item, ItemEvent, ItemStatus, OutboxMessage, ProcessedUpdate
 from tests.conftest import BotHarness, make_settings, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
-from tests.helpers import ManualClock, Plant, plant, snapshot
+from tests.figures import record
+from tests.helpers import STRESS, ManualClock, Plant, changed_rows, plant, snapshot
 from tests.test_review import card_of, submit
 from tests.test_submission import _idea_until_summary
 
@@ -29,13 +31,14 @@ from tests.test_submission import _idea_until_summary
 
 
 class Redeliver:
-    """Processes every update twice, as Telegram does after a webhook timeout, and checks that
-    the second delivery makes no Bot API call and changes no record."""
+    """Processes every update twice, as Telegram does after a webhook timeout, and counts the
+    second deliveries that made a Bot API call or changed a record (there must be none)."""
 
     def __init__(self, bot: BotHarness) -> None:
         self.bot = bot
         self.once = bot.process
-        self.count = 0
+        self.count = 0  # updates delivered twice
+        self.acted: list[tuple[Any, list[str], bool]] = []  # (update id, calls, records changed)
         bot.process = self.process  # type: ignore[method-assign]
 
     async def process(self, update: Mapping[str, Any], *, validate: bool = True) -> None:
@@ -44,8 +47,10 @@ class Redeliver:
         await self.once(data, validate=validate)
         calls, records = len(self.bot.telegram.calls), await snapshot(self.bot.db)
         await self.once(data, validate=validate)
-        assert len(self.bot.telegram.calls) == calls, self.bot.telegram.calls[calls:]
-        assert await snapshot(self.bot.db) == records
+        again = [c.method for c in self.bot.telegram.calls[calls:]]
+        changed = await snapshot(self.bot.db) != records
+        if again or changed:
+            self.acted.append((data["update_id"], again, changed))
         self.count += 1
 
 
@@ -57,7 +62,7 @@ async def _count(db: Database, *where: Any) -> int:
 async def test_every_update_delivered_twice_acts_once(bot: BotHarness, clock: ManualClock) -> None:
     p = await plant(bot, clock, "en", assessor=False)
     twice = Redeliver(bot)
-    rounds = 20
+    rounds = 20 * STRESS
     for n in range(rounds):
         await _idea_until_summary(p, "en", title=f"Idea number {n}")
         replies = await p.worker.press(p.worker.last, "✅ Submit")
@@ -66,33 +71,58 @@ async def test_every_update_delivered_twice_acts_once(bot: BotHarness, clock: Ma
         await p.committee.press(card, "✅ 批准")
         await p.committee.press(p.committee.last, "✅ 确认批准")
         await p.worker.command("my")
-    assert await _count(bot.db) == rounds
-    assert await _count(bot.db, Item.status == ItemStatus.APPROVED) == rounds
+    stored = await _count(bot.db)
+    approved_items = await _count(bot.db, Item.status == ItemStatus.APPROVED)
     approved = [m for m in p.worker.inbox if "was approved!" in m.text]
+    record(
+        "reliability: duplicate delivery",
+        f"{twice.count:,} updates delivered twice: {len(twice.acted)} acted twice (a Bot API "
+        f"call or a changed record on the second delivery); {rounds} ideas submitted and "
+        f"approved that way: {stored} items, {approved_items} approved, {len(approved)} "
+        "approval notices",
+    )
+    assert twice.acted == []
+    assert stored == rounds
+    assert approved_items == rounds
     assert len(approved) == rounds
     assert twice.count == rounds * 12  # every step of every round went through twice
 
 
 async def test_update_ids_are_remembered_for_two_days(bot: BotHarness, clock: ManualClock) -> None:
     p = await plant(bot, clock, "en")
-    update = {
-        "update_id": bot.telegram.next_update_id(),
-        "message": bot.telegram.add_user_message(
-            p.worker.id, p.worker.to_dict(), {"text": "/my", "entities": [_command(3)]}
-        ),
-    }
-    await bot.process(update)
+    updates = [
+        {
+            "update_id": bot.telegram.next_update_id(),
+            "message": bot.telegram.add_user_message(
+                p.worker.id, p.worker.to_dict(), {"text": "/my", "entities": [_command(3)]}
+            ),
+        }
+        for _ in range(3 * STRESS)
+    ]
+    for update in updates:
+        await bot.process(update)
     calls = len(bot.telegram.calls)
     sweep = next(j for j in bot.app.job_queue.jobs() if j.name == "drafts")  # type: ignore[union-attr]
     clock.advance(hours=30)
     await sweep.run(bot.app)
-    await bot.process(update)
-    assert len(bot.telegram.calls) == calls  # a redelivery 30 hours later is still ignored
+    acted = 0  # redeliveries 30 hours later that made a Bot API call
+    for update in updates:
+        before = len(bot.telegram.calls)
+        await bot.process(update)
+        acted += len(bot.telegram.calls) > before
     clock.advance(seconds=MEMORY.total_seconds() - timedelta(hours=29).total_seconds())
     await sweep.run(bot.app)
     async with bot.db.read() as session:
-        kept = list(await session.scalars(select(ProcessedUpdate.update_id)))
-    assert update["update_id"] not in kept  # forgotten after MEMORY (48 hours)
+        kept = set(await session.scalars(select(ProcessedUpdate.update_id)))
+    forgotten = sum(u["update_id"] not in kept for u in updates)
+    record(
+        "reliability: update ids remembered",
+        f"{len(updates)} updates redelivered 30 hours later: {acted} acted again; "
+        f"{forgotten} of {len(updates)} ids forgotten after {MEMORY.total_seconds() / 3600:g} "
+        "hours",
+    )
+    assert acted == 0 and len(bot.telegram.calls) == calls  # still ignored after 30 hours
+    assert forgotten == len(updates)  # forgotten after MEMORY (48 hours)
 
 
 def _command(length: int) -> dict[str, Any]:
@@ -106,20 +136,32 @@ async def test_a_double_tap_acts_once_and_an_unchanged_edit_is_harmless(
     bot: BotHarness, clock: ManualClock
 ) -> None:
     p = await plant(bot, clock, "en", assessor=False)
-    taps = 50
+    taps = 50 * STRESS
+    refusals = 0
+    wrong: list[Any] = []  # double taps that did not get exactly one refusal
     for n in range(taps):
         item = await submit(p, f"Idea {n}")
         await p.committee.press(card_of(p.committee, item.number), "✅ 批准")
         panel = p.committee.last
         await asyncio.gather(*(p.committee.press(panel, "✅ 确认批准") for _ in range(2)))
         refused = [a for a in p.committee.answers[-2:] if a.show_alert]
-        assert len(refused) == 1, p.committee.answers[-2:]
+        refusals += len(refused)
+        if len(refused) != 1:
+            wrong.append(p.committee.answers[-2:])
     async with bot.db.read() as session:
         approvals = await session.scalar(
             select(func.count()).select_from(ItemEvent).where(ItemEvent.action == "approve")
         )
+    notices = sum("was approved!" in m.text for m in p.worker.inbox)
+    record(
+        "reliability: double taps",
+        f"{taps} double taps on Confirm approval ({2 * taps} presses): {approvals} decisions, "
+        f"{refusals} presses refused, {notices} approval notices; {len(wrong)} double taps "
+        "without exactly one refusal",
+    )
+    assert wrong == []
     assert approvals == taps
-    assert sum("was approved!" in m.text for m in p.worker.inbox) == taps
+    assert notices == taps
     # Pressing the period already shown edits nothing: Telegram's "not modified" is swallowed.
     [ranking] = await p.worker.command("rank")
     shown = next(b for b in ranking.callback_data if b.startswith("rk:"))
@@ -173,31 +215,58 @@ async def test_database_trouble_mid_submission_loses_nothing_and_keeps_the_step(
     settings: Settings = make_settings(db_url, sqlite_busy_timeout_ms=200)
     app = await start_app(settings, telegram, clock)
     bot = BotHarness(app, telegram)
+    rounds = STRESS
+    faults: Counter[str] = Counter()
+    half_saved = 0  # rows a failed submission left changed
+    apologies = stored = reviewers_told = 0
+    unexpected: list[BaseException] = []  # errors other than the faults' own
+    failures = 0  # errors seen so far
     try:
         p: Plant = await plant(bot, clock, "en")
-        await _idea_until_summary(p, "en")
-        card = p.worker.last
-        before = await snapshot(bot.db)
-        with database_fault(bot.db, db_url) as fired:
-            await p.worker.press(card, "✅ Submit")
-        assert fired and fired[-1] in ("locked", "killed")
-        answer = p.worker.answers[-1]
-        assert answer.show_alert and answer.text == "Sorry, something went wrong. Please try again."
-        assert await snapshot(bot.db) == before  # nothing half-saved
-        # Logged: the submission, and the conversation's position that could not be saved then.
-        assert bot.errors and all(isinstance(e, DBAPIError) for e in bot.errors)
-        failures = len(bot.errors)
-        # Everyone else is served, and the worker's draft is still at its last step.
-        [help_text] = await p.colleague.command("help")
-        assert "Savings campaign bot" in help_text.text
-        replies = await p.worker.press(card, "✅ Submit")
-        assert "Submitted! Registration number: JY-2026-0001" in replies.texts[0]
-        assert await _count(bot.db) == 1
-        assert "New item to review" in p.assessor.last.text
+        for n in range(rounds):
+            await _idea_until_summary(p, "en", title=f"夜班加热节约电费 {n}")
+            card = p.worker.last
+            before = await snapshot(bot.db)
+            with database_fault(bot.db, db_url) as fired:
+                await p.worker.press(card, "✅ Submit")
+            assert fired and fired[-1] in ("locked", "killed")
+            faults[fired[-1]] += 1
+            answer = p.worker.answers[-1]
+            sorry = "Sorry, something went wrong. Please try again."
+            apologies += bool(answer.show_alert and answer.text == sorry)
+            half_saved += changed_rows(before, await snapshot(bot.db))  # nothing half-saved
+            # Logged: the submission, and the conversation's position that could not be saved.
+            logged = bot.errors[failures:]
+            assert logged  # the fault was reported
+            unexpected += [e for e in logged if not isinstance(e, DBAPIError)]
+            failures = len(bot.errors)
+            # Everyone else is served, and the worker's draft is still at its last step.
+            [help_text] = await p.colleague.command("help")
+            assert "Savings campaign bot" in help_text.text
+            replies = await p.worker.press(card, "✅ Submit")
+            number = f"JY-2026-{n + 1:04d}"
+            stored += f"Submitted! Registration number: {number}" in replies.texts[0]
+            reviewers_told += sum(
+                number in m.text and "New item to review" in m.text for m in p.assessor.inbox
+            )
+            unexpected += bot.errors[failures:]  # nothing fails after the fault is gone
+            failures = len(bot.errors)
+        items_stored = await _count(bot.db)
     finally:
         await stop_app(app)
+    unexpected += bot.errors[failures:]
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(faults.items()))
+    record(
+        "reliability: database trouble",
+        f"submissions hit by a database fault: {rounds} ({kinds}); rows half-saved: "
+        f"{half_saved}; apologies shown: {apologies}; other errors: {len(unexpected)}; retried: "
+        f"{stored} stored once ({items_stored} items, {reviewers_told} review cards)",
+    )
     assert telegram.violations == []
-    assert len(bot.errors) == failures
+    assert half_saved == 0
+    assert apologies == rounds
+    assert unexpected == []
+    assert stored == items_stored == reviewers_told == rounds
 
 
 # ---- Telegram trouble while notifying ---------------------------------------------------------
@@ -206,17 +275,17 @@ async def test_database_trouble_mid_submission_loses_nothing_and_keeps_the_step(
 async def test_notifications_under_injected_faults_arrive_once_each(
     bot: BotHarness, clock: ManualClock
 ) -> None:
-    people_ = [bot.user(first_name=f"P{n}", language_code="en") for n in range(50)]
-    total = 500
+    people_ = [bot.user(first_name=f"P{n}", language_code="en") for n in range(50 * STRESS)]
+    total = 500 * STRESS
     async with bot.db.write() as session:
         for n in range(total):
             user = people_[n % len(people_)]
             outbox.enqueue(session, user.id, f"Notice {n}", clock.now(), purpose="test")
     injected = {
-        "retry_after": 40,  # 429: wait retry_after, then send
-        "network": 40,  # never reached Telegram: send again
-        "connect_timeout": 40,  # never reached Telegram: send again
-        "timeout_after_accept": 40,  # Telegram has it: never send again
+        "retry_after": 40 * STRESS,  # 429: wait retry_after, then send
+        "network": 40 * STRESS,  # never reached Telegram: send again
+        "connect_timeout": 40 * STRESS,  # never reached Telegram: send again
+        "timeout_after_accept": 40 * STRESS,  # Telegram has it: never send again
     }
     for kind, times in injected.items():
         bot.telegram.inject("sendMessage", kind=kind, times=times)  # type: ignore[arg-type]
@@ -224,15 +293,33 @@ async def test_notifications_under_injected_faults_arrive_once_each(
         await bot.drain()
         clock.advance(seconds=60)
     texts = [m.text for user in people_ for m in user.inbox]
-    assert sorted(texts) == sorted(f"Notice {n}" for n in range(total))  # each once, none lost
+    copies = Counter(texts)
     async with bot.db.read() as session:
-        statuses = dict(
-            (
-                await session.execute(
-                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-                )
-            ).all()
-        )
-    assert statuses == {"sent": total - 40, "uncertain": 40}
+        rows = list(await session.scalars(select(OutboxMessage)))
+    statuses = Counter(row.status for row in rows)
+    arrived = [(row.status, copies[row.payload["text"]]) for row in rows]
     faults = [c for c in bot.telegram.errors if c.method == "sendMessage"]
+    seen = Counter(_fault_kind(c.status, c.error or "") for c in faults)
+    record(
+        "reliability: notifications under Telegram faults",
+        f"{total:,} notifications to {len(people_)} people under {len(faults)} injected faults "
+        f"({seen['429']} 429s, {seen['network']} network errors, {seen['connect']} connect "
+        f"timeouts, {seen['accepted']} timeouts after Telegram accepted): "
+        f"{sum(s == 'sent' and n == 1 for s, n in arrived):,} delivered once, "
+        f"{statuses['uncertain']} uncertain (not resent; "
+        f"{sum(s == 'uncertain' and n == 1 for s, n in arrived)} had arrived), "
+        f"{sum(n == 0 for _, n in arrived)} lost, {sum(n > 1 for _, n in arrived)} twice",
+    )
+    assert sorted(texts) == sorted(f"Notice {n}" for n in range(total))  # each once, none lost
+    assert statuses == {"sent": total - 40 * STRESS, "uncertain": 40 * STRESS}
     assert len(faults) == sum(injected.values())
+
+
+def _fault_kind(status: int, error: str) -> str:
+    """Which injected fault a failed call met (see FakeTelegram.handle)."""
+    if status == 429:
+        return "429"
+    for kind in ("network", "connect", "timed out"):
+        if error.startswith(kind):
+            return "accepted" if kind == "timed out" else kind
+    return error

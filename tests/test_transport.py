@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
@@ -25,7 +26,8 @@ from storage.models import Base, Item, ProcessedUpdate
 from tests.conftest import ADMIN_TG_ID, TEST_TOKEN, make_settings
 from tests.fakeapi.server import SECRET_HEADER, FakeBotApiServer, HttpHarness
 from tests.fakeapi.users import FakeUser
-from tests.helpers import seed_member, seed_unit
+from tests.figures import record, tally
+from tests.helpers import STRESS, seed_member, seed_unit
 
 SECRET = "webhook-secret_0123456789"
 
@@ -53,10 +55,20 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]
 
 
 def assert_no_secret_logged(caplog: pytest.LogCaptureFixture) -> None:
-    text = caplog.text + "".join(r.getMessage() for r in caplog.records)
-    assert TEST_TOKEN not in text and SECRET not in text
+    lines = caplog.text.splitlines() + [r.getMessage() for r in caplog.records]
+    leaked = sum(TEST_TOKEN in line or SECRET in line for line in lines)
+    redacted = sum("/bot<redacted>/" in line for line in lines)
+    tally(
+        "transport: secrets in logs",
+        "{records:,} log records at DEBUG over real HTTP: {leaked} with the token or the webhook "
+        "secret, {redacted:,} with the token redacted",
+        records=len(caplog.records),
+        leaked=leaked,
+        redacted=redacted,
+    )
+    assert leaked == 0
     # Not vacuous: PTB and httpx do write the token (in URLs) at DEBUG and INFO.
-    assert "/bot<redacted>/" in text
+    assert redacted > 0
 
 
 def free_port() -> int:
@@ -327,16 +339,22 @@ async def test_webhook_over_http_refuses_calls_without_the_secret(
             await settled(db, server)
             before = await dump(db)
             content = {"text": "Forged body"}
-            forged = {
-                "update_id": 900_001,
-                "message": server.telegram.add_user_message(worker.id, worker.data, content),
-            }
+            wrong_secrets = ["wrong", SECRET[:-1], SECRET + "x", SECRET.swapcase(), SECRET[::-1]]
+            statuses: Counter[tuple[str, int]] = Counter()
             async with httpx.AsyncClient() as client:
-                missing = await client.post(webhook_url, json=forged)
-                headers = {SECRET_HEADER: "wrong"}
-                wrong = await client.post(webhook_url, json=forged, headers=headers)
-            assert (missing.status_code, wrong.status_code) == (403, 403)
-            assert await dump(db) == before
+                for n in range(5 * STRESS):
+                    forged = {
+                        "update_id": 900_001 + n,
+                        "message": server.telegram.add_user_message(
+                            worker.id, worker.data, content
+                        ),
+                    }
+                    missing = await client.post(webhook_url, json=forged)
+                    statuses["without", missing.status_code] += 1
+                    headers = {SECRET_HEADER: wrong_secrets[n % len(wrong_secrets)]}
+                    wrong = await client.post(webhook_url, json=forged, headers=headers)
+                    statuses["wrong", wrong.status_code] += 1
+            changed = await dump(db) != before
             # The worker's real message is taken as the body: the forged one was never handled.
             replies = await worker.send("Move the furnace to the night tariff.")
             assert "How much could it save per year" in replies[-1].text
@@ -344,8 +362,21 @@ async def test_webhook_over_http_refuses_calls_without_the_secret(
             after = await dump(db)
     finally:
         await db.dispose()
-    assert not any("900001" in row for row in after["processed_update"])
-    assert not any("Forged body" in row for rows in after.values() for row in rows)
+    forged_ids = {str(900_001 + n) for n in range(5 * STRESS)}
+    handled = sum(any(i in row for i in forged_ids) for row in after["processed_update"])
+    kept = sum("Forged body" in row for rows in after.values() for row in rows)
+    record(
+        "transport: forged webhook requests",
+        f"{statuses.total()} forged webhook requests ({statuses['without', 403]} without the "
+        f"secret and {statuses['wrong', 403]} with a wrong one answered 403, "
+        f"{statuses.total() - statuses['without', 403] - statuses['wrong', 403]} otherwise): "
+        f"{handled} handled, {kept} rows holding their text, database "
+        f"{'changed' if changed else 'unchanged'}",
+    )
+    assert statuses == {("without", 403): 5 * STRESS, ("wrong", 403): 5 * STRESS}
+    assert not changed
+    assert handled == 0
+    assert kept == 0
     assert any("Move the furnace" in row for row in after["bot_state"])
     delivered = [d for d in server.webhook_deliveries if d.ok]
     assert len(delivered) >= 8  # three messages and a press, each with a probe

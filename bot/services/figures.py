@@ -8,6 +8,7 @@ co-authors share it equally.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,22 +16,32 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
+    Executable,
     Float,
+    Integer,
+    Select,
+    String,
     Subquery,
     and_,
+    any_,
+    bindparam,
     case,
+    exists,
     func,
     literal,
+    literal_column,
     select,
     true,
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.services import ledger
+from bot.services.ledger import COUNTED_STATUSES, counted_fen
 from bot.services.periods import Period, elapsed_share
 from storage.db import Database
 from storage.models import (
@@ -43,23 +54,13 @@ from storage.models import (
     ItemStatus,
     Member,
     MemberGroup,
+    MemberSaving,
     MemberStatus,
     Unit,
 )
+from storage.types import UTCDateTime
 
-# An idea's saving counts once the committee has certified it.
-COUNTED_STATUSES = (ItemStatus.APPROVED, ItemStatus.IMPLEMENTED, ItemStatus.VERIFIED)
 YUAN = Decimal("0.01")
-
-
-def counted_fen() -> ColumnElement[int]:
-    """The counted amount of an item in fen: its verified amount if there is one, else its
-    certified amount (raw integers, so sums stay exact)."""
-    return func.coalesce(
-        type_coerce(Item.verified_amount, BigInteger),
-        type_coerce(Item.certified_amount, BigInteger),
-        0,
-    )
 
 
 def yuan(fen: float | int | None) -> Decimal:
@@ -176,6 +177,115 @@ def _per_head(amount: Decimal, headcount: int) -> Decimal:
     return (amount / headcount).quantize(YUAN, ROUND_HALF_UP) if headcount > 0 else Decimal("0.00")
 
 
+@functools.cache
+def _unit_query(savings_only: bool, dialect: str) -> Select[Any]:
+    """The statement of `unit_figures` for a database (`dialect`), built once; its parameters
+    are the campaign and the span (`campaign_id`, `start`, `end`)."""
+    campaign = bindparam("campaign_id", type_=Integer)
+    start = bindparam("start", type_=UTCDateTime())
+    end = bindparam("end", type_=UTCDateTime())
+    ours = Item.campaign_id == campaign
+    idea = Item.kind == ItemKind.IDEA
+    submitted_within = and_(Item.submitted_at >= start, Item.submitted_at < end)
+    submitted = (
+        select(Item.unit_id.label("unit_id"), func.count().label("n"))
+        .where(ours, submitted_within, idea)
+        .group_by(Item.unit_id)
+        .subquery("unit_submitted")
+    )
+
+    # Savings per unit: by the unit's approvals, three index ranges per unit (one per counted
+    # status, each ordered by approval time), no sorting of the campaign's approvals and no
+    # test of the status row by row. Counted statuses are those of ideas only.
+    def approvals(value: ColumnElement[Any], since: bool) -> ColumnElement[Any]:
+        return (
+            select(value)
+            .where(
+                ours,
+                Item.unit_id == Unit.id,
+                Item.status.in_(COUNTED_STATUSES),
+                Item.approved_at >= start if since else true(),
+                Item.approved_at < end,
+            )
+            .correlate(Unit)
+            .scalar_subquery()
+        )
+
+    fen = counted_fen()
+    approved = approvals(func.count(), True)
+    saved = approvals(func.coalesce(func.sum(fen), 0), True)
+    to_date = approvals(func.coalesce(func.sum(fen), 0), False)
+    rejected = (
+        select(Item.unit_id.label("unit_id"), func.count().label("n"))
+        .where(
+            ours,
+            idea,
+            Item.closed_at >= start,
+            Item.closed_at < end,
+            Item.status == ItemStatus.REJECTED,
+        )
+        .group_by(Item.unit_id)
+        .subquery("unit_rejected")
+    )
+    # Open at the span's end: not closed yet, or closed after it (two ranges of the closing
+    # index; the submission time is tested in the count so that it picks no other index).
+    waste = [ours, Item.kind == ItemKind.WASTE]
+    still_open = union_all(
+        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at.is_(None)),
+        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at >= end),
+    ).subquery("waste_open")
+    open_waste = (
+        select(
+            still_open.c.unit_id.label("unit_id"),
+            func.count(case((still_open.c.submitted_at < end, 1))).label("n"),
+        )
+        .group_by(still_open.c.unit_id)
+        .subquery("unit_open_waste")
+    )
+    # The unit's active members (an index range per unit), counted only when the office has
+    # set no headcount.
+    people = (
+        select(func.count())
+        .select_from(Member)
+        .where(Member.status == MemberStatus.ACTIVE, Member.unit_id == Unit.id)
+        .correlate(Unit)
+        .scalar_subquery()
+    )
+    # The people taking part: the authors of the span's ideas, each once, then counted by
+    # their units (a member lookup per author, not per authorship). The authors are found by
+    # the span's items, one primary-key lookup each: PostgreSQL is given the items' ids as an
+    # array, or it would rather read every authorship of the campaign and hash the span's.
+    span_authors = select(ItemAuthor.member_id.label("member_id"))
+    if dialect == "postgresql":
+        span_ids = select(Item.id).where(ours, submitted_within, idea).scalar_subquery()
+        span_authors = span_authors.where(ItemAuthor.item_id == any_(func.array(span_ids)))
+    else:
+        span_authors = span_authors.join(Item, Item.id == ItemAuthor.item_id).where(
+            ours, submitted_within, idea
+        )
+    authors = span_authors.group_by(ItemAuthor.member_id).subquery("span_authors")
+    taking_part = (
+        select(Member.unit_id.label("unit_id"), func.count().label("n"))
+        .select_from(authors)
+        .join(Member, Member.id == authors.c.member_id)
+        .group_by(Member.unit_id)
+        .subquery("unit_participants")
+    )
+    headcount = case((Unit.headcount > 0, Unit.headcount), else_=people)
+    query = select(Unit.id, Unit.name, Unit.archived, headcount)
+    counts: list[ColumnElement[Any]] = []
+    for part in (submitted, rejected, taking_part, open_waste):
+        if savings_only:
+            counts.append(literal(0))
+        else:
+            counts.append(func.coalesce(part.c.n, 0))
+            query = query.outerjoin(part, part.c.unit_id == Unit.id)
+    n_submitted, n_rejected, n_taking_part, n_open_waste = counts
+    return query.add_columns(
+        n_submitted, approved, n_rejected, n_taking_part, saved, to_date, n_open_waste
+    )
+
+
 async def unit_figures(
     session: AsyncSession, campaign_id: int, span: Span, *, savings_only: bool = False
 ) -> list[UnitFigures]:
@@ -185,89 +295,9 @@ async def unit_figures(
     the span; savings to date; open waste reports), rather than the whole campaign.
     `savings_only`: headcounts and savings alone (the counts of ideas, people taking part and
     open waste reports are left at 0), which over a long span is much cheaper."""
-    ours = Item.campaign_id == campaign_id
-    idea = Item.kind == ItemKind.IDEA
-    submitted = (
-        select(Item.unit_id.label("unit_id"), func.count().label("n"))
-        .where(ours, _within(Item.submitted_at, span), idea)
-        .group_by(Item.unit_id)
-        .subquery("unit_submitted")
-    )
-
-    # Savings per unit: by the unit's approvals (an index range per unit, no sorting of the
-    # campaign's approvals). Counted statuses are those of ideas only.
-    def approvals(value: ColumnElement[Any], since: datetime | None) -> ColumnElement[Any]:
-        return (
-            select(value)
-            .where(
-                ours,
-                Item.unit_id == Unit.id,
-                Item.approved_at < span.end,
-                true() if since is None else Item.approved_at >= since,
-                Item.status.in_(COUNTED_STATUSES),
-            )
-            .correlate(Unit)
-            .scalar_subquery()
-        )
-
-    fen = counted_fen()
-    approved = approvals(func.count(), span.start)
-    saved = approvals(func.coalesce(func.sum(fen), 0), span.start)
-    to_date = approvals(func.coalesce(func.sum(fen), 0), None)
-    rejected = (
-        select(Item.unit_id.label("unit_id"), func.count().label("n"))
-        .where(ours, idea, _within(Item.closed_at, span), Item.status == ItemStatus.REJECTED)
-        .group_by(Item.unit_id)
-        .subquery("unit_rejected")
-    )
-    # Open at the span's end: not closed yet, or closed after it (two ranges of the closing
-    # index; the submission time is tested in the count so that it picks no other index).
-    waste = [ours, Item.kind == ItemKind.WASTE]
-    still_open = union_all(
-        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at.is_(None)),
-        select(Item.unit_id, Item.submitted_at).where(*waste, Item.closed_at >= span.end),
-    ).subquery("waste_open")
-    open_waste = (
-        select(
-            still_open.c.unit_id.label("unit_id"),
-            func.count(case((still_open.c.submitted_at < span.end, 1))).label("n"),
-        )
-        .group_by(still_open.c.unit_id)
-        .subquery("unit_open_waste")
-    )
-    people = (
-        select(Member.unit_id.label("unit_id"), func.count().label("n"))
-        .where(Member.status == MemberStatus.ACTIVE)
-        .group_by(Member.unit_id)
-        .subquery("unit_people")
-    )
-    taking_part = (
-        select(
-            Member.unit_id.label("unit_id"),
-            func.count(func.distinct(ItemAuthor.member_id)).label("n"),
-        )
-        .join(Item, Item.id == ItemAuthor.item_id)
-        .join(Member, Member.id == ItemAuthor.member_id)
-        .where(ours, _within(Item.submitted_at, span), idea)
-        .group_by(Member.unit_id)
-        .subquery("unit_participants")
-    )
-    headcount = case((Unit.headcount > 0, Unit.headcount), else_=func.coalesce(people.c.n, 0))
-    query = select(Unit.id, Unit.name, Unit.archived, headcount).outerjoin(
-        people, people.c.unit_id == Unit.id
-    )
-    counts: list[ColumnElement[Any]] = []
-    for part in (submitted, rejected, taking_part, open_waste):
-        if savings_only:
-            counts.append(literal(0))
-        else:
-            counts.append(func.coalesce(part.c.n, 0))
-            query = query.outerjoin(part, part.c.unit_id == Unit.id)
-    n_submitted, n_rejected, n_taking_part, n_open_waste = counts
     rows = await session.execute(
-        query.add_columns(
-            n_submitted, approved, n_rejected, n_taking_part, saved, to_date, n_open_waste
-        )
+        _unit_query(savings_only, session.get_bind().dialect.name),
+        {"campaign_id": campaign_id, "start": span.start, "end": span.end},
     )
     figures = [
         UnitFigures(
@@ -362,17 +392,40 @@ class WorkerFigures:
     saved: Decimal
 
 
-async def top_workers(
-    session: AsyncSession, campaign_id: int, span: Span | None, limit: int
-) -> list[WorkerFigures]:
-    shares = member_shares(campaign_id, span)
-    rows = await session.execute(
-        select(Member.id, Member.name, func.coalesce(Unit.name, ""), shares.c.fen)
-        .join(shares, shares.c.member_id == Member.id)
+@functools.cache
+def _top_query(limit: int) -> Executable:
+    """The members credited most in a period (parameters `campaign_id`, `period`): the
+    `limit`-th best amount is found by the ledger's index, then only those at or above it are
+    ordered (ties by name). Built once per limit."""
+    saving = [
+        MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
+        MemberSaving.period == bindparam("period", type_=String),
+        MemberSaving.fen > 0,
+    ]
+    threshold = (
+        select(MemberSaving.fen)
+        .where(*saving)
+        .order_by(MemberSaving.fen.desc())
+        .limit(1)
+        .offset(limit - 1)
+        .scalar_subquery()
+    )
+    return (
+        select(Member.id, Member.name, func.coalesce(Unit.name, ""), MemberSaving.fen)
+        .join(Member, Member.id == MemberSaving.member_id)
         .outerjoin(Unit, Unit.id == Member.unit_id)
-        .where(shares.c.fen > 0)
-        .order_by(shares.c.fen.desc(), Member.name, Member.id)
+        .where(*saving, MemberSaving.fen >= func.coalesce(threshold, 0))
+        .order_by(MemberSaving.fen.desc(), Member.name, Member.id)
         .limit(limit)
+    )
+
+
+async def top_workers(
+    session: AsyncSession, campaign_id: int, period: Period | None, limit: int
+) -> list[WorkerFigures]:
+    """The members credited most in the period (None: the whole campaign), from the ledger."""
+    rows = await session.execute(
+        _top_query(limit), {"campaign_id": campaign_id, "period": ledger.key_of(period)}
     )
     return [WorkerFigures(r[0], r[1], r[2], yuan(r[3])) for r in rows]
 
@@ -457,25 +510,54 @@ class GoldIdea:
     saved: Decimal
 
 
+@functools.cache
+def _gold_query(limit: int, dialect: str) -> Select[Any]:
+    """The statement of `gold_ideas` for a database (`dialect`): the `limit` best gold ideas
+    approved within the span (`campaign_id`, `start`, `end`), picked from the approval-time
+    index (which holds the grade), then the names of those ideas' authors alone, in the order
+    of their authorships (PostgreSQL is told it; SQLite reads them so)."""
+    fen = counted_fen().label("fen")
+    top = (
+        select(Item.id, Item.number, Item.title, Item.unit_id, fen)
+        .where(
+            Item.campaign_id == bindparam("campaign_id", type_=Integer),
+            Item.kind == ItemKind.IDEA,
+            Item.status.in_(COUNTED_STATUSES),
+            Item.grade == Grade.GOLD,
+            Item.approved_at >= bindparam("start", type_=UTCDateTime()),
+            Item.approved_at < bindparam("end", type_=UTCDateTime()),
+            exists().where(ItemAuthor.item_id == Item.id),  # an idea has authors
+        )
+        .order_by(fen.desc(), Item.number)
+        .limit(limit)
+        .subquery("gold")
+    )
+    names: ColumnElement[str] = func.aggregate_strings(Member.name, "、")
+    if dialect == "postgresql":
+        names = func.string_agg(
+            Member.name, aggregate_order_by(literal_column("'、'"), ItemAuthor.member_id)
+        )
+    authors = (
+        select(names)
+        .select_from(ItemAuthor)
+        .join(Member, Member.id == ItemAuthor.member_id)
+        .where(ItemAuthor.item_id == top.c.id)
+        .scalar_subquery()
+    )
+    return (
+        select(top.c.number, top.c.title, Unit.name, authors, top.c.fen)
+        .join(Unit, Unit.id == top.c.unit_id)
+        .order_by(top.c.fen.desc(), top.c.number)
+    )
+
+
 async def gold_ideas(
     session: AsyncSession, campaign_id: int, span: Span, limit: int = 10
 ) -> list[GoldIdea]:
     """Ideas graded gold that were approved within the span, biggest saving first."""
     rows = await session.execute(
-        select(
-            Item.number,
-            Item.title,
-            Unit.name,
-            func.aggregate_strings(Member.name, "、"),
-            counted_fen(),
-        )
-        .join(Unit, Unit.id == Item.unit_id)
-        .join(ItemAuthor, ItemAuthor.item_id == Item.id)
-        .join(Member, Member.id == ItemAuthor.member_id)
-        .where(*_counted(campaign_id), Item.grade == Grade.GOLD, _within(Item.approved_at, span))
-        .group_by(Item.id, Item.number, Item.title, Unit.name)
-        .order_by(counted_fen().desc(), Item.number)
-        .limit(limit)
+        _gold_query(limit, session.get_bind().dialect.name),
+        {"campaign_id": campaign_id, "start": span.start, "end": span.end},
     )
     return [GoldIdea(r[0], r[1], r[2], r[3], yuan(r[4])) for r in rows]
 
@@ -494,44 +576,54 @@ class Standing:
     plant_size: int
 
 
-async def member_standing(
-    session: AsyncSession, campaign_id: int, member: Member, span: Span | None = None
-) -> Standing:
-    """Where the member stands: ties share a rank; members with nothing yet rank last.
-
-    Two statements: the member's own total (from their items alone), then everyone's totals
-    once, counted against it for both ranks, with the sizes of the unit and the plant."""
-    # The conditions go in the sum, not the WHERE: the member's own rows lead, never an index
-    # over the whole campaign.
-    mine = await session.scalar(
-        select(func.sum(case((and_(*_counted(campaign_id), _approved(span)), _share()), else_=0)))
-        .select_from(ItemAuthor)
-        .join(Item, Item.id == ItemAuthor.item_id)
-        .where(ItemAuthor.member_id == member.id)
+@functools.cache
+def _standing_query(in_a_unit: bool) -> Executable:
+    """A member's amount, the members ahead of them in the plant and in their unit (an index
+    range of the ledger above the amount), and the sizes of both; parameters `campaign_id`,
+    `period`, `member_id` and `unit_id`. Built once for members with a unit and once without."""
+    saving = [
+        MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
+        MemberSaving.period == bindparam("period", type_=String),
+    ]
+    mine = func.coalesce(
+        select(MemberSaving.fen)
+        .where(*saving, MemberSaving.member_id == bindparam("member_id", type_=Integer))
+        .scalar_subquery(),
+        0.0,
     )
-    fen = float(mine or 0.0)
-    shares = member_shares(campaign_id, span)
     active = Member.status == MemberStatus.ACTIVE
-    in_unit = Member.unit_id == member.unit_id
+    in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
+    in_unit_count = func.count(case((in_unit, 1))) if in_a_unit else literal(0)
     ahead = (
-        select(
-            func.count(),
-            func.count(case((in_unit, 1))) if member.unit_id else literal(0),
-        )
-        .select_from(shares)
-        .join(Member, Member.id == shares.c.member_id)
-        .where(active, shares.c.fen > fen + 1e-6)
+        select(func.count().label("plant"), in_unit_count.label("unit"))
+        .select_from(MemberSaving)
+        .join(Member, Member.id == MemberSaving.member_id)
+        .where(*saving, active, MemberSaving.fen > mine + 1e-6)
         .subquery("ahead")
     )
-    sizes = (
-        select(func.count(), func.count(case((in_unit, 1))) if member.unit_id else literal(0))
-        .select_from(Member)
-        .where(active)
-        .subquery("sizes")
+    people = select(func.count()).select_from(Member).where(active).scalar_subquery()
+    unit_people = (
+        select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
+        if in_a_unit
+        else literal(0)
     )
-    both = ahead.join(sizes, true())  # one row each
-    row = (await session.execute(select(*ahead.c, *sizes.c).select_from(both))).one()
-    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row)
+    return select(mine, ahead.c.plant, ahead.c.unit, people, unit_people)
+
+
+async def member_standing(
+    session: AsyncSession, campaign_id: int, member: Member, period: Period | None = None
+) -> Standing:
+    """Where the member stands in the period (None: the whole campaign): ties share a rank;
+    members with nothing yet rank last. One statement over the ledger."""
+    values = {
+        "campaign_id": campaign_id,
+        "period": ledger.key_of(period),
+        "member_id": member.id,
+        "unit_id": member.unit_id or 0,
+    }
+    row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
+    fen = float(row[0] or 0.0)
+    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row[1:])
     if not member.unit_id:
         return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)
     return Standing(yuan(fen), unit_ahead + 1, unit_size, plant_ahead + 1, plant_size)

@@ -288,6 +288,7 @@ async def view_for_author(db: Database, item_id: int, member_id: int) -> cards.I
 _PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
 SIMILAR = 0.5  # a score from 0 (nothing shared) to 1 (the same text)
 _CANDIDATES = 200
+_WINDOW = 20_000  # the newest items looked at
 
 
 def _bigrams(text: str) -> set[str]:
@@ -305,11 +306,15 @@ def _dice(a: set[str], b: set[str]) -> float:
 
 def similarity(title_a: str, body_a: str, title_b: str, body_b: str) -> float:
     """How alike two ideas read (character bigrams work for Chinese and English alike)."""
-    titles = _dice(_bigrams(title_a), _bigrams(title_b))
-    bodies_a, bodies_b = _bigrams(body_a[:500]), _bigrams(body_b[:500])
-    if not bodies_a or not bodies_b:
+    return _similarity(_bigrams(title_a), _bigrams(body_a[:500]), title_b, body_b)
+
+
+def _similarity(title_a: set[str], body_a: set[str], title_b: str, body_b: str) -> float:
+    titles = _dice(title_a, _bigrams(title_b))
+    bodies_b = _bigrams(body_b[:500])
+    if not body_a or not bodies_b:
         return titles
-    return 0.6 * titles + 0.4 * _dice(bodies_a, bodies_b)
+    return 0.6 * titles + 0.4 * _dice(body_a, bodies_b)
 
 
 async def similar_idea(
@@ -317,16 +322,22 @@ async def similar_idea(
 ) -> tuple[str, str] | None:
     """The closest existing idea of the campaign (number, title), if it is very similar.
 
-    The database narrows the candidates to ideas sharing a piece of the title; the score is
-    computed on those few."""
-    grams = sorted(_bigrams(title), key=lambda g: (-len(g), g))[:12]
+    The database narrows the candidates to the newest ideas sharing a piece of the title,
+    among the last `_WINDOW` items (a hint, so its cost stays the same however large the
+    campaign grows); the score is computed on those few."""
+    title_grams = _bigrams(title)
+    grams = sorted(title_grams, key=lambda g: (-len(g), g))[:12]
     if not grams:
         return None
     async with db.read() as session:
+        newest = select(func.max(Item.id)).scalar_subquery()
         query = (
             select(Item.number, Item.title, func.substr(Item.body, 1, 500))
             .where(
-                Item.campaign_id == campaign_id,
+                Item.id > newest - _WINDOW,
+                # "+ 0": no index on the campaign, so the newest ids are read in order and the
+                # search stops at the limit (SQLite would sort the whole campaign's ideas).
+                Item.campaign_id + 0 == campaign_id,
                 Item.kind == ItemKind.IDEA,
                 or_(*(Item.title.contains(gram, autoescape=True) for gram in grams)),
             )
@@ -334,9 +345,10 @@ async def similar_idea(
             .limit(_CANDIDATES)
         )
         rows = (await session.execute(query)).all()
+    body_grams = _bigrams(body[:500])
     best: tuple[float, str, str] | None = None
     for number, other_title, other_body in rows:
-        score = similarity(title, body, str(other_title), str(other_body or ""))
+        score = _similarity(title_grams, body_grams, str(other_title), str(other_body or ""))
         if score >= SIMILAR and (best is None or score > best[0]):
             best = (score, str(number), str(other_title))
     return (best[1], best[2]) if best else None

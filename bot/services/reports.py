@@ -156,7 +156,7 @@ async def build(
         plant = figures.plant_figures(campaign, units, min(period.end, today + timedelta(days=1)))
         report = Report(kind, period, campaign, today, plant, units)
         report.period_target = period_target(campaign, period)
-        report.workers = await figures.top_workers(session, campaign.id, span, TOP_WORKERS)
+        report.workers = await figures.top_workers(session, campaign.id, period, TOP_WORKERS)
         report.gold = await figures.gold_ideas(session, campaign.id, span)
         if kind is ReportKind.WEEKLY:
             report.overdue = await count_overdue(session, campaign.id, Limits.of(settings), now)

@@ -4,17 +4,20 @@ causes, written to the outbox)."""
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
 from bot.config import Settings
+from bot.services import ledger
 from bot.services.errors import ServiceError
 from bot.services.items import add_attachments, reviewers_for
 from storage.db import Database
@@ -32,6 +35,7 @@ from storage.models import (
     Unit,
     UnitAssessor,
 )
+from storage.types import UTCDateTime
 
 S = ItemStatus
 
@@ -245,6 +249,7 @@ async def decide(
     async with db.write() as session:
         item, actor = await _checked(session, item_id, member_id, rule, tz)
         current = item.status
+        counted_before = ledger.counted_fen_of(item)
         target = rule.target or item.info_from_status or S.FIRST_REVIEW
         values: dict[str, Any] = {
             "status": target,
@@ -297,6 +302,8 @@ async def decide(
             raise await _already(session, item, tz)
         asked_by = item.info_asked_by
         await session.refresh(item)
+        if action in ("approve", "verify"):
+            await ledger.credit(session, db.is_sqlite, item, counted_before, tz)
         event = ItemEvent(
             item_id=item.id,
             actor_id=member_id,
@@ -503,26 +510,31 @@ OPEN = (
 )
 
 
-def overdue_clause(limits: Limits, now: datetime) -> ColumnElement[bool]:
-    """Items waiting at their stage longer than its limit."""
-    return or_(
-        *(
-            and_(
-                Item.status == status, Item.stage_since < now - timedelta(days=limits.days(status))
-            )
-            for status in OPEN
+@functools.cache
+def _overdue_query() -> Select[Any]:
+    """How many items wait at their stage longer than its limit: one index range per stage
+    (campaign, status, time at the stage), counted and added up; the parameters are the
+    campaign and each stage's deadline (`deadline_<status>`)."""
+    campaign = bindparam("campaign_id", type_=Integer)
+    counts = [
+        select(func.count())
+        .select_from(Item)
+        .where(
+            Item.campaign_id == campaign,
+            Item.status == status,
+            Item.stage_since < bindparam(f"deadline_{status}", type_=UTCDateTime()),
         )
-    )
+        .scalar_subquery()
+        for status in OPEN
+    ]
+    return select(functools.reduce(operator.add, counts))
 
 
 async def count_overdue(
     session: AsyncSession, campaign_id: int, limits: Limits, now: datetime
 ) -> int:
-    total = await session.scalar(
-        select(func.count())
-        .select_from(Item)
-        .where(Item.campaign_id == campaign_id, overdue_clause(limits, now))
-    )
+    deadlines = {f"deadline_{s}": now - timedelta(days=limits.days(s)) for s in OPEN}
+    total = await session.scalar(_overdue_query(), {"campaign_id": campaign_id, **deadlines})
     return int(total or 0)
 
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import campaigns
+from bot.services import campaigns, ledger
 from bot.services.review import reward_for
 from storage.db import Database
 from storage.models import (
@@ -1158,6 +1158,7 @@ async def populate(db: Database, shape: Shape, today: date, tz: ZoneInfo) -> Fac
                         f"(SELECT coalesce(max(id), 1) FROM {table}))"
                     )
                 )
+    await ledger.rebuild(db, campaign_id, tz)
     return Facts(
         campaign_id=campaign_id,
         units=shape.units,

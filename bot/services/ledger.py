@@ -1,0 +1,173 @@
+"""The members' savings ledger (`member_saving`): what each worker is credited, per period.
+
+An idea counts when it is approved, in the periods of its approval (local time), with its
+verified amount once there is one, else its certified amount, shared equally among its
+authors. `credit` adds a decision's change in the transaction that takes the decision;
+`rebuild` writes a campaign's ledger afresh from its items (after a bulk load, or when the
+time zone the periods are cut in has changed: `ensure_current` runs at every start).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.periods import Period, PeriodKind, containing
+from storage.db import Database
+from storage.models import Campaign, Item, ItemAuthor, ItemKind, ItemStatus, MemberSaving
+
+# An idea's saving counts once the committee has certified it.
+COUNTED_STATUSES = (ItemStatus.APPROVED, ItemStatus.IMPLEMENTED, ItemStatus.VERIFIED)
+ALL = "all"
+KINDS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF, PeriodKind.YEAR)
+CHUNK = 5_000  # rows per INSERT while rebuilding
+
+
+def counted_fen() -> ColumnElement[int]:
+    """The counted amount of an item in fen: its verified amount if there is one, else its
+    certified amount (raw integers, so sums stay exact)."""
+    return func.coalesce(
+        type_coerce(Item.verified_amount, BigInteger),
+        type_coerce(Item.certified_amount, BigInteger),
+        0,
+    )
+
+
+def key_of(period: Period | None) -> str:
+    """The ledger's name for a period; None is the whole campaign."""
+    return ALL if period is None else period.key
+
+
+def keys_for(approved_at: datetime | None, tz: ZoneInfo) -> list[str]:
+    """The periods an approval at `approved_at` counts in."""
+    if approved_at is None:
+        return [ALL]
+    day = approved_at.astimezone(tz).date()
+    return [containing(kind, day).key for kind in KINDS] + [ALL]
+
+
+def _upsert(is_sqlite: bool, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+    insert = sqlite_insert if is_sqlite else pg_insert
+    statement = insert(MemberSaving).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["campaign_id", "period", "member_id"],
+        set_={"fen": MemberSaving.fen + statement.excluded.fen},
+    )
+
+
+async def credit(
+    session: AsyncSession,
+    is_sqlite: bool,
+    item: Item,
+    before_fen: int,
+    tz: ZoneInfo,
+) -> None:
+    """Add the change of `item`'s counted amount (from `before_fen`, now its own) to its
+    authors' ledgers, in the caller's transaction."""
+    after_fen = item.verified_amount if item.verified_amount is not None else item.certified_amount
+    delta = int((after_fen or 0) * 100) - before_fen
+    if delta == 0 or item.kind != ItemKind.IDEA:
+        return
+    authors = list(
+        await session.scalars(select(ItemAuthor.member_id).where(ItemAuthor.item_id == item.id))
+    )
+    if not authors:
+        return
+    share = delta / len(authors)
+    rows: list[dict[str, object]] = [
+        {"campaign_id": item.campaign_id, "period": key, "member_id": member_id, "fen": share}
+        for key in keys_for(item.approved_at, tz)
+        for member_id in authors
+    ]
+    await session.execute(_upsert(is_sqlite, rows))
+
+
+def counted_fen_of(item: Item) -> int:
+    """The item's counted amount in fen as the ledger has it (0 before approval)."""
+    amount = item.verified_amount if item.verified_amount is not None else item.certified_amount
+    return int((amount or 0) * 100) if item.approved_at is not None else 0
+
+
+async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
+    """Write the campaign's ledger afresh from its approved ideas, one kind of period at a
+    time (memory holds the shares and one kind's totals)."""
+    authors = (
+        select(ItemAuthor.item_id, func.count().label("n"))
+        .group_by(ItemAuthor.item_id)
+        .subquery("authors")
+    )
+    query = (
+        select(ItemAuthor.member_id, Item.approved_at, counted_fen(), authors.c.n)
+        .join(Item, Item.id == ItemAuthor.item_id)
+        .join(authors, authors.c.item_id == Item.id)
+        .where(
+            Item.campaign_id == campaign_id,
+            Item.kind == ItemKind.IDEA,
+            Item.status.in_(COUNTED_STATUSES),
+        )
+    )
+    async with db.write() as session:
+        found = cast(
+            list[tuple[int, datetime | None, int, int]], (await session.execute(query)).all()
+        )
+        shares: list[tuple[int, date | None, float]] = [
+            (member_id, approved_at.astimezone(tz).date() if approved_at else None, fen / n)
+            for member_id, approved_at, fen, n in found
+        ]
+        await session.execute(delete(MemberSaving).where(MemberSaving.campaign_id == campaign_id))
+        for kind in (*KINDS, None):
+            totals: defaultdict[tuple[str, int], float] = defaultdict(float)
+            for member_id, day, share in shares:
+                if kind is None:
+                    totals[(ALL, member_id)] += share
+                elif day is not None:
+                    totals[(containing(kind, day).key, member_id)] += share
+            await _insert(session, campaign_id, totals.items())
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(ledger_tz=tz.key)
+        )
+
+
+async def _insert(
+    session: AsyncSession, campaign_id: int, totals: Iterable[tuple[tuple[str, int], float]]
+) -> None:
+    rows: list[dict[str, object]] = []
+    for (key, member_id), fen in totals:
+        rows.append({"campaign_id": campaign_id, "period": key, "member_id": member_id, "fen": fen})
+        if len(rows) >= CHUNK:
+            await session.execute(insert(MemberSaving), rows)
+            rows = []
+    if rows:
+        await session.execute(insert(MemberSaving), rows)
+
+
+async def ensure_current(db: Database, tz: ZoneInfo) -> int:
+    """Rebuild the ledger of every campaign not built in `tz`; returns how many were."""
+    async with db.read() as session:
+        stale = list(
+            await session.scalars(
+                select(Campaign.id).where(
+                    (Campaign.ledger_tz.is_(None)) | (Campaign.ledger_tz != tz.key)
+                )
+            )
+        )
+    for campaign_id in stale:
+        await rebuild(db, campaign_id, tz)
+    return len(stale)

@@ -1,0 +1,80 @@
+"""The members' savings ledger: kept by the committee's decisions, equal to a rebuild from the
+items, and rebuilt when the time zone its periods are cut in changes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.services import campaigns, items, ledger, people, review
+from storage.db import Database
+from storage.models import Campaign, MemberSaving
+from tests.helpers import NOW, seed_member, seed_unit
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+async def _rows(db: Database) -> dict[tuple[str, int], float]:
+    async with db.read() as session:
+        found = await session.execute(
+            select(MemberSaving.period, MemberSaving.member_id, MemberSaving.fen)
+        )
+        return {(period, member): round(fen, 6) for period, member, fen in found}
+
+
+async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        a = await seed_member(db, 1, unit.id, "甲")
+        b = await seed_member(db, 2, unit.id, "乙")
+        c = await seed_member(db, 3, unit.id, "丙")
+        chair = await seed_member(db, 4, unit.id, "主任")
+        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        amounts = [("1000", [b.id, c.id]), ("2500", []), ("700", [a.id])]
+        authors = [a, a, b]
+        ids = []
+        for n, ((claimed, co), author) in enumerate(zip(amounts, authors, strict=True)):
+            draft = items.Draft(
+                kind="idea",
+                unit_id=unit.id,
+                title=f"想法 {n}",
+                body="说明",
+                claimed_amount=claimed,
+                co_author_ids=co,
+            )
+            done = await items.submit(db, campaign.id, author, draft, NOW, TZ)
+            ids.append(done.item.id)
+        # Approved on 31 March 23:30 local (the last day of March and of Q1) and 1 April.
+        march_end = NOW.replace(month=3, day=31, hour=15, minute=30)
+        times = (march_end, march_end, march_end + timedelta(hours=1))
+        for item_id, when in zip(ids, times, strict=True):
+            await review.decide(db, item_id, chair.id, "approve", when, TZ)
+        await review.decide(db, ids[1], chair.id, "implement", march_end, TZ)
+        later = march_end + timedelta(days=40)
+        await review.decide(db, ids[1], chair.id, "verify", later, TZ, amount=Decimal("2000"))
+        kept = await _rows(db)
+        await ledger.rebuild(db, campaign.id, TZ)
+        assert await _rows(db) == kept
+        # 甲: a third of 1,000 + 2,000 (verified) + half of 700; in March and Q1 alike.
+        a_total = round(100_000 / 3 + 200_000 + 35_000, 6)
+        assert kept[("all", a.id)] == a_total
+        assert kept[("2026-03", a.id)] == round(100_000 / 3 + 200_000, 6)
+        assert kept[("2026-04", a.id)] == 35_000
+        assert kept[("2026-Q1", b.id)] == round(100_000 / 3, 6)
+        assert kept[("2026-Q2", b.id)] == 35_000
+        assert ("2026-04", c.id) not in kept
+        # In UTC the last approval falls on 31 March too: a start in UTC rebuilds the ledger.
+        assert await ledger.ensure_current(db, ZoneInfo("UTC")) == 1
+        utc = await _rows(db)
+        assert ("2026-04", a.id) not in utc
+        assert utc[("2026-03", a.id)] == a_total and utc[("all", a.id)] == a_total
+        assert await ledger.ensure_current(db, ZoneInfo("UTC")) == 0  # built in UTC now
+        async with db.read() as session:
+            assert await session.scalar(select(Campaign.ledger_tz)) == "UTC"
+    finally:
+        await db.dispose()
