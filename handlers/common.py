@@ -139,6 +139,8 @@ async def lang_chosen(update: Update, context: BotContext) -> None:
     if lang not in LANGUAGES:
         await query.answer(context.tr.plain("This button is no longer valid."))
         return
+    if not await context.press_fits(update, r"lang:"):  # it replaces the message pressed on
+        return
     if context.member is not None:
         await members.set_language(context.db, context.member.id, lang)
     if context.user_data is not None:

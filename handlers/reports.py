@@ -145,6 +145,8 @@ async def rank(update: Update, context: BotContext) -> None:
     campaign = await _campaign(update, context)
     if campaign is None:
         return
+    if query is not None and not await context.press_fits(update, r"rk:"):
+        return  # a period button forged onto another message, which it would replace
     member = context.member
     assert member is not None
     tr = context.tr

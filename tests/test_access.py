@@ -564,6 +564,7 @@ class Action:
     setup: Callable[[World], Awaitable[Target]] = nothing
     refusal: str = "forbidden"  # a key of ERRORS, or "join" (members only)
     private_only: bool = False  # a button that only works in the private chat
+    opened_by: str = ""  # a command that first shows the screen whose page the button turns
 
 
 A = frozenset({"admin"})
@@ -659,7 +660,14 @@ ACTIONS = [
     Action("bulletin post now", A, tap("bl:weekly:p"), says("Posted to 1 announcement chat.")),
     Action("/progress", MEMBERS, cmd("progress"), says("📈"), refusal="join"),
     Action("/rank", MEMBERS, cmd("rank"), says("🏆"), refusal="join"),
-    Action("rankings period", MEMBERS, tap("rk:week"), shows("🏆"), private_only=True),
+    Action(
+        "rankings period",
+        MEMBERS,
+        tap("rk:week"),
+        shows("🏆"),
+        private_only=True,
+        opened_by="rank",
+    ),
 ]
 
 
@@ -684,6 +692,8 @@ async def test_every_privileged_action_by_every_role(world: World, action: Actio
     # The refused first: what the allowed ones change cannot make a refusal pass.
     for actor in sorted(ACTORS, key=lambda a: a in action.allowed):
         target = await action.setup(w)
+        if action.opened_by and actor != "group_member":
+            await w.users[actor].command(action.opened_by)
         await w.bot.drain()  # what the setup queued is not part of the attempt
         before = await snapshot(w.db)
         calls = len(w.telegram.calls)

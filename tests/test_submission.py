@@ -428,3 +428,21 @@ async def test_a_voice_message_is_the_description(bot: BotHarness, clock: Manual
     async with bot.db.read() as session:
         assert list(await session.scalars(select(Attachment.kind))) == ["voice"]
     assert [m.voice for m in p.assessor.inbox] == [False, True]
+
+
+async def test_buttons_forged_onto_the_summary_card_leave_it_alone(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """Page and period buttons edit the message they are pressed on: pressed on the summary
+    card (a modified client can send any data), they are refused and the card stays."""
+    p = await _plant(bot, clock, "en")
+    await _idea_until_summary(p, "en")
+    card = p.worker.last
+    before = await snapshot(bot.db)
+    for data in ("my:p:0", "my:i:1:0", "rk:week", "rk:all", "lang:zh"):
+        replies = await p.worker.press_raw(card, data)
+        assert p.worker.answers[-1].text == "This button is no longer valid.", data
+        assert (list(replies), replies.edited) == ([], []), data
+    assert await snapshot(bot.db) == before
+    replies = await p.worker.press(card, "✅ Submit")
+    assert "Submitted! Registration number: JY-2026-0001" in replies.texts[0]
