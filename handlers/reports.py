@@ -155,7 +155,10 @@ async def rank(update: Update, context: BotContext) -> None:
     period = None if key == "all" else containing(PeriodKind(key), today)
     span = _campaign_span(campaign, context) if period is None else Span.of(period, tz)
     async with context.db.read() as session:
-        units = await figures.unit_figures(session, campaign.id, span, savings_only=True)
+        # The period's savings per head is all the ranking shows.
+        units = await figures.unit_figures(
+            session, campaign.id, span, savings_only=True, to_date=False
+        )
         workers = await figures.top_workers(session, campaign.id, period, TOP)
         standing = await figures.member_standing(session, campaign.id, member, period)
     lines = [tr._("🏆 <b>Rankings</b> · {period}", period=tr.plain(RANK_PERIODS[key])), ""]

@@ -178,7 +178,7 @@ def _per_head(amount: Decimal, headcount: int) -> Decimal:
 
 
 @functools.cache
-def _unit_query(savings_only: bool, dialect: str) -> Select[Any]:
+def _unit_query(savings_only: bool, to_date: bool, dialect: str) -> Select[Any]:
     """The statement of `unit_figures` for a database (`dialect`), built once; its parameters
     are the campaign and the span (`campaign_id`, `start`, `end`)."""
     campaign = bindparam("campaign_id", type_=Integer)
@@ -214,7 +214,7 @@ def _unit_query(savings_only: bool, dialect: str) -> Select[Any]:
     fen = counted_fen()
     approved = approvals(func.count(), True)
     saved = approvals(func.coalesce(func.sum(fen), 0), True)
-    to_date = approvals(func.coalesce(func.sum(fen), 0), False)
+    saved_to_date = approvals(func.coalesce(func.sum(fen), 0), False) if to_date else literal(0)
     rejected = (
         select(Item.unit_id.label("unit_id"), func.count().label("n"))
         .where(
@@ -282,21 +282,27 @@ def _unit_query(savings_only: bool, dialect: str) -> Select[Any]:
             query = query.outerjoin(part, part.c.unit_id == Unit.id)
     n_submitted, n_rejected, n_taking_part, n_open_waste = counts
     return query.add_columns(
-        n_submitted, approved, n_rejected, n_taking_part, saved, to_date, n_open_waste
+        n_submitted, approved, n_rejected, n_taking_part, saved, saved_to_date, n_open_waste
     )
 
 
 async def unit_figures(
-    session: AsyncSession, campaign_id: int, span: Span, *, savings_only: bool = False
+    session: AsyncSession,
+    campaign_id: int,
+    span: Span,
+    *,
+    savings_only: bool = False,
+    to_date: bool = True,
 ) -> list[UnitFigures]:
     """Every unit's figures for the span, best savings per head first (one statement).
 
     Each part reads only its rows, by its own index (ideas submitted, approved, rejected in
     the span; savings to date; open waste reports), rather than the whole campaign.
     `savings_only`: headcounts and savings alone (the counts of ideas, people taking part and
-    open waste reports are left at 0), which over a long span is much cheaper."""
+    open waste reports are left at 0), which over a long span is much cheaper. `to_date=False`:
+    no savings to date (left at 0), which reads only the span's approvals."""
     rows = await session.execute(
-        _unit_query(savings_only, session.get_bind().dialect.name),
+        _unit_query(savings_only, to_date, session.get_bind().dialect.name),
         {"campaign_id": campaign_id, "start": span.start, "end": span.end},
     )
     figures = [
