@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -25,6 +26,8 @@ from bot.clock import Clock
 from bot.services import updates
 from storage.db import Database
 from storage.models import BotState
+
+logger = logging.getLogger(__name__)
 
 USER, CHAT, CONV = "user", "chat", "conv"
 RowKey = tuple[str, str, str]  # kind, name, key
@@ -61,8 +64,15 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         return rows
 
     def _change(self, kind: str, name: str, key: str, data: Any) -> None:
-        """Queue a row's new value (DROPPED to delete it), unless the database has it already."""
+        """Queue a row's new value (DROPPED to delete it), unless the database has it already.
+        A value that is not JSON is refused here (logged), so it cannot hold up every write."""
         row = (kind, name, key)
+        if data is not DROPPED:
+            try:
+                json.dumps(data)
+            except (TypeError, ValueError):
+                logger.error("Not saved: %s %s %s holds a value that is not JSON", kind, name, key)
+                return
         if row in self._pending or self._stored.get(row, DROPPED) != data:
             self._pending[row] = data
 

@@ -937,6 +937,7 @@ async def expire_drafts(app: Application[Any, Any, Any, Any, Any, Any]) -> int:
         if draft is None or not _expired(draft, now, hours):
             continue
         data.pop(DRAFT, None)
+        app.mark_data_for_update_persistence(user_ids=int(user_id))  # or PTB would not write it
         await items.tell_draft_discarded(
             state.db,
             int(user_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -52,6 +53,7 @@ class InlineSqliteConnection(aiosqlite.Connection):
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunNow()  # type: ignore[assignment]  # SQLAlchemy queues some calls here
 
     def __await__(self) -> Any:
         return self._connect().__await__()  # no thread to start
@@ -74,6 +76,22 @@ class InlineSqliteConnection(aiosqlite.Connection):
 
     async def close(self) -> None:
         self.stop()
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its thread: a call put here runs at once and settles
+    its future (SQLAlchemy sets a connection's isolation level this way)."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the waiting caller, as aiosqlite's thread does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
 
 
 def _inline_creator(url: str) -> Callable[[], Any]:

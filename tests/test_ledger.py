@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.services import campaigns, items, ledger, people, review
+from bot.services import campaigns, figures, items, ledger, people, review
 from storage.db import Database
 from storage.models import Campaign, MemberSaving
 from tests.helpers import NOW, seed_member, seed_unit
@@ -76,5 +76,44 @@ async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None
         assert await ledger.ensure_current(db, ZoneInfo("UTC")) == 0  # built in UTC now
         async with db.read() as session:
             assert await session.scalar(select(Campaign.ledger_tz)) == "UTC"
+    finally:
+        await db.dispose()
+
+
+async def test_amounts_shared_and_taken_back_leave_nobody_in_the_top_list(db_url: str) -> None:
+    """Thirds of a fen added and taken away again leave float crumbs: nobody is listed for them."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        a = await seed_member(db, 1, unit.id, "甲")
+        b = await seed_member(db, 2, unit.id, "乙")
+        c = await seed_member(db, 3, unit.id, "丙")
+        chair = await seed_member(db, 4, unit.id, "主任")
+        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        ids = []
+        for n, claimed in enumerate(("1.00", "15.00")):
+            draft = items.Draft(
+                kind="idea",
+                unit_id=unit.id,
+                title=f"想法 {n}",
+                body="说明",
+                claimed_amount=claimed,
+                co_author_ids=[b.id, c.id],
+            )
+            ids.append((await items.submit(db, campaign.id, a, draft, NOW, TZ)).item.id)
+        for action in ("approve", "implement"):
+            for item_id in ids:
+                await review.decide(db, item_id, chair.id, action, NOW, TZ)
+        for item_id in ids:  # the effect: nothing after all
+            await review.decide(db, item_id, chair.id, "verify", NOW, TZ, amount=Decimal("0"))
+        async with db.read() as session:
+            crumbs = list(await session.scalars(select(MemberSaving.fen)))
+        assert any(0 < abs(fen) < 1e-6 for fen in crumbs), crumbs  # what the test is about
+        async with db.read() as session:
+            top = await figures.top_workers(session, campaign.id, None, 10)
+            standing = await figures.member_standing(session, campaign.id, a)
+        assert top == []
+        assert (standing.total, standing.plant_rank) == (Decimal("0.00"), 1)
     finally:
         await db.dispose()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
+from sqlalchemy import select
+
 from bot.config import Settings
-from storage.models import MemberStatus
+from bot.persistence import SqlPersistence
+from storage.db import Database
+from storage.models import BotState, MemberStatus, ProcessedUpdate
 from tests.conftest import BotHarness, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
-from tests.helpers import member_by_tg, seed_unit
+from tests.helpers import NOW, ManualClock, member_by_tg, seed_unit
 
 
 async def test_joining_resumes_after_a_restart(settings: Settings) -> None:
@@ -76,3 +83,32 @@ async def test_the_migrations_build_exactly_the_models(db_url: str) -> None:
             assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()
+
+
+async def test_a_value_that_is_not_json_holds_up_no_other_write(db_url: str) -> None:
+    """Refused (logged) when handed over; everyone else's changes and update ids are written."""
+    db = Database(db_url)
+    try:
+        persistence = SqlPersistence(db, ManualClock(NOW))
+        await persistence.update_user_data(1, {"amount": Decimal("1.5")})
+        await persistence.update_user_data(2, {"lang": "en"})
+        persistence.handled(77)
+        await persistence.write_pending()
+        async with db.read() as session:
+            rows = {r.key: r.data for r in await session.scalars(select(BotState))}
+            handled = list(await session.scalars(select(ProcessedUpdate.update_id)))
+        assert rows == {"2": {"lang": "en"}} and handled == [77]
+    finally:
+        await db.dispose()
+
+
+async def test_setting_an_isolation_level_on_sqlite_returns(db_url: str) -> None:
+    """SQLAlchemy hands this call to aiosqlite's thread queue, which runs inline here."""
+    db = Database(db_url)
+    try:
+        async with db.engine.connect() as conn:
+            level = "SERIALIZABLE" if db.is_sqlite else "REPEATABLE READ"
+            tuned = await asyncio.wait_for(conn.execution_options(isolation_level=level), 5)
+            assert (await tuned.execute(select(1))).scalar() == 1
+    finally:
+        await db.dispose()

@@ -10,7 +10,15 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.services import campaigns, items, people
 from handlers.submission import expire_drafts
-from storage.models import Attachment, Item, ItemAuthor, ItemEvent, ItemStatus, OutboxMessage
+from storage.models import (
+    Attachment,
+    BotState,
+    Item,
+    ItemAuthor,
+    ItemEvent,
+    ItemStatus,
+    OutboxMessage,
+)
 from tests.conftest import BotHarness, start_app, stop_app
 from tests.fakeapi.core import FakeTelegram
 from tests.helpers import NOW, ManualClock, Plant, snapshot
@@ -343,12 +351,16 @@ async def test_an_idle_draft_is_discarded_with_a_message(
     await w.command("idea")
     await w.press(w.last, "Energy saving")
     await w.send("Night shift heating")
+    await bot.user(first_name="Zed", language_code="en").start()  # someone else meanwhile
     clock.advance(hours=23)
     assert await expire_drafts(bot.app) == 0
     clock.advance(hours=2)
     assert await expire_drafts(bot.app) == 1
     await bot.drain()
     assert "«Night shift heating» was discarded after 24 hours" in w.last.text
+    async with bot.db.read() as session:  # gone from the database too: a restart has no draft
+        saved = list(await session.scalars(select(BotState.data)))
+    assert not any("Night shift heating" in str(data) for data in saved), saved
     replies = await w.send("A description for a draft that is gone")
     assert "There is no draft in progress" in replies.texts[-1]
     assert await _all_items(bot) == []

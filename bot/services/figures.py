@@ -61,6 +61,7 @@ from storage.models import (
 from storage.types import UTCDateTime
 
 YUAN = Decimal("0.01")
+HALF_FEN = 0.5  # the least amount (in fen) that is shown as 0.01 yuan
 
 
 def yuan(fen: float | int | None) -> Decimal:
@@ -406,7 +407,8 @@ def _top_query(limit: int) -> Executable:
     saving = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
-        MemberSaving.fen > 0,
+        # At least what shows as 0.01 yuan: sums of shares leave float crumbs near zero.
+        MemberSaving.fen >= HALF_FEN,
     ]
     threshold = (
         select(MemberSaving.fen)

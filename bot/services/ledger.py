@@ -85,8 +85,13 @@ async def credit(
     delta = int((after_fen or 0) * 100) - before_fen
     if delta == 0 or item.kind != ItemKind.IDEA:
         return
+    # In member order: two decisions at once lock their authors' rows in the same order.
     authors = list(
-        await session.scalars(select(ItemAuthor.member_id).where(ItemAuthor.item_id == item.id))
+        await session.scalars(
+            select(ItemAuthor.member_id)
+            .where(ItemAuthor.item_id == item.id)
+            .order_by(ItemAuthor.member_id)
+        )
     )
     if not authors:
         return
