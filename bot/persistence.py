@@ -16,15 +16,13 @@ from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from bot.clock import Clock
 from bot.services import updates
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import BotState
 
 logger = logging.getLogger(__name__)
@@ -120,8 +118,7 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
             "data": data,
             "updated_at": self.clock.now(),
         }
-        insert = sqlite_insert if self.db.is_sqlite else pg_insert
-        statement = insert(BotState).values(**values)
+        statement = dialect_insert(self.db.is_sqlite, BotState).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=["kind", "name", "key"],
             set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},

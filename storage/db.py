@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +26,11 @@ from sqlalchemy.ext.asyncio import (
 # Execution option that makes a SQLite transaction take the write lock at BEGIN,
 # so two writers queue on the busy timeout instead of deadlocking on upgrade.
 WRITE_OPTION = "savings_write"
+
+
+def dialect_insert(is_sqlite: bool, table: type[Any] | Table) -> PgInsert | SqliteInsert:
+    """An INSERT of the database's own dialect: both have ON CONFLICT (upserts)."""
+    return sqlite_insert(table) if is_sqlite else pg_insert(table)
 
 
 def ensure_sqlite_dir(url: str) -> None:

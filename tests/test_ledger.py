@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.services import campaigns, figures, items, ledger, people, review
 from storage.db import Database
-from storage.models import Campaign, MemberSaving
+from storage.models import Campaign, Member, MemberSaving, Unit
 from tests.helpers import NOW, seed_member, seed_unit
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -25,16 +25,20 @@ async def _rows(db: Database) -> dict[tuple[str, int], float]:
         return {(period, member): round(fen, 6) for period, member, fen in found}
 
 
+async def _three_and_a_chair(db: Database) -> tuple[Campaign, Unit, list[Member]]:
+    """A unit without an assessor (ideas go to the committee), three workers and a chair."""
+    campaign = await campaigns.ensure_default(db, NOW.date())
+    unit = await seed_unit(db)
+    people_ = [await seed_member(db, n, unit.id, name) for n, name in enumerate("甲乙丙", 1)]
+    chair = await seed_member(db, 4, unit.id, "主任")
+    await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+    return campaign, unit, [*people_, chair]
+
+
 async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None:
     db = Database(db_url)
     try:
-        campaign = await campaigns.ensure_default(db, NOW.date())
-        unit = await seed_unit(db)
-        a = await seed_member(db, 1, unit.id, "甲")
-        b = await seed_member(db, 2, unit.id, "乙")
-        c = await seed_member(db, 3, unit.id, "丙")
-        chair = await seed_member(db, 4, unit.id, "主任")
-        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        campaign, unit, (a, b, c, chair) = await _three_and_a_chair(db)
         amounts = [("1000", [b.id, c.id]), ("2500", []), ("700", [a.id])]
         authors = [a, a, b]
         ids = []
@@ -84,13 +88,7 @@ async def test_amounts_shared_and_taken_back_leave_nobody_in_the_top_list(db_url
     """Thirds of a fen added and taken away again leave float crumbs: nobody is listed for them."""
     db = Database(db_url)
     try:
-        campaign = await campaigns.ensure_default(db, NOW.date())
-        unit = await seed_unit(db)
-        a = await seed_member(db, 1, unit.id, "甲")
-        b = await seed_member(db, 2, unit.id, "乙")
-        c = await seed_member(db, 3, unit.id, "丙")
-        chair = await seed_member(db, 4, unit.id, "主任")
-        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        campaign, unit, (a, b, c, chair) = await _three_and_a_chair(db)
         ids = []
         for n, claimed in enumerate(("1.00", "15.00")):
             draft = items.Draft(

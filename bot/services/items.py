@@ -10,13 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
 from bot.services.errors import ServiceError
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import (
     Attachment,
     Campaign,
@@ -58,8 +56,9 @@ async def next_number(
 ) -> str:
     """The next registration number: one atomic upsert on the counter row, so numbers are
     unique and gap-free (a rolled-back submission gives its number back)."""
-    insert = sqlite_insert if sqlite else pg_insert
-    statement = insert(Counter).values(campaign_id=campaign.id, kind=kind, year=year, last_value=1)
+    statement = dialect_insert(sqlite, Counter).values(
+        campaign_id=campaign.id, kind=kind, year=year, last_value=1
+    )
     upsert = statement.on_conflict_do_update(
         index_elements=["campaign_id", "kind", "year"],
         set_={"last_value": Counter.last_value + 1},

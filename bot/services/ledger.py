@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Executable,
     delete,
     func,
     insert,
@@ -25,12 +26,10 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.periods import Period, PeriodKind, containing
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import Campaign, Item, ItemAuthor, ItemKind, ItemStatus, MemberSaving
 
 # An idea's saving counts once the committee has certified it.
@@ -63,9 +62,8 @@ def keys_for(approved_at: datetime | None, tz: ZoneInfo) -> list[str]:
     return [containing(kind, day).key for kind in KINDS] + [ALL]
 
 
-def _upsert(is_sqlite: bool, rows: list[dict[str, object]]):  # type: ignore[no-untyped-def]
-    insert = sqlite_insert if is_sqlite else pg_insert
-    statement = insert(MemberSaving).values(rows)
+def _upsert(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
+    statement = dialect_insert(is_sqlite, MemberSaving).values(rows)
     return statement.on_conflict_do_update(
         index_elements=["campaign_id", "period", "member_id"],
         set_={"fen": MemberSaving.fen + statement.excluded.fen},

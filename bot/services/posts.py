@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import bulletins
@@ -23,7 +21,7 @@ from bot.i18n import translator
 from bot.services import outbox, reports
 from bot.services.periods import Period, containing
 from bot.services.reports import ReportKind
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import AnnouncementChat, Blob, ScheduledPost
 
 logger = logging.getLogger(__name__)
@@ -102,9 +100,9 @@ async def _claim(
         "created_at": now,
         "created_by": member_id,
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    is_sqlite = session.get_bind().dialect.name == "sqlite"
     statement = (
-        insert(ScheduledPost)
+        dialect_insert(is_sqlite, ScheduledPost)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["kind", "period", "chat_id"])
     )

@@ -14,11 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import CursorResult, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database
+from storage.db import Database, dialect_insert
 from storage.models import ProcessedUpdate
 
 MEMORY = timedelta(hours=48)
@@ -39,8 +37,8 @@ async def record(
     rows = [{"update_id": update_id, "handled_at": now} for update_id in update_ids]
     if not rows:
         return
-    insert = sqlite_insert if is_sqlite else pg_insert
-    await session.execute(insert(ProcessedUpdate).values(rows).on_conflict_do_nothing())
+    statement = dialect_insert(is_sqlite, ProcessedUpdate).values(rows)
+    await session.execute(statement.on_conflict_do_nothing())
 
 
 async def forget_before(db: Database, before: datetime) -> int:
