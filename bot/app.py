@@ -35,6 +35,10 @@ class BotApplication(Application[Any, BotContext, Any, Any, AppState, Any]):
     """PTB's application; persistence changes PTB collects are written at once, in one
     transaction (see `SqlPersistence.write_pending`), whoever asked for them."""
 
+    async def process_update(self, update: object) -> None:
+        async with self.bot_data.db.update_scope():  # the update's reads share one session
+            await super().process_update(update)
+
     async def update_persistence(self) -> None:
         await super().update_persistence()
         if isinstance(self.persistence, SqlPersistence):

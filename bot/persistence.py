@@ -10,22 +10,41 @@ root), nor is callback data.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
 from bot.clock import Clock
 from bot.services import updates
-from storage.db import Database, dialect_insert
+from storage.db import Database, dialect_insert, table_of
 from storage.models import BotState
 
 logger = logging.getLogger(__name__)
+
+_TABLE = table_of(BotState)
+_DELETE = delete(_TABLE).where(
+    _TABLE.c.kind == bindparam("row_kind"),
+    _TABLE.c.name == bindparam("row_name"),
+    _TABLE.c.key == bindparam("row_key"),
+)
+
+
+@functools.cache
+def _upsert(is_sqlite: bool) -> Executable:
+    """Insert or replace a row (parameters: the row's columns); built once per dialect."""
+    statement = dialect_insert(is_sqlite, _TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["kind", "name", "key"],
+        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+    )
+
 
 USER, CHAT, CONV = "user", "chat", "conv"
 RowKey = tuple[str, str, str]  # kind, name, key
@@ -88,8 +107,7 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
                 return
             try:
                 async with self.db.write() as session:
-                    for (kind, name, key), data in pending.items():
-                        await self._write(session, kind, name, key, data)
+                    await self._write(session, pending)
                     await updates.record(session, self.db.is_sqlite, handled, self.clock.now())
             except BaseException:
                 self._pending = pending | self._pending
@@ -101,29 +119,21 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
                 else:
                     self._stored[row] = data
 
-    async def _write(
-        self, session: AsyncSession, kind: str, name: str, key: str, data: Any
-    ) -> None:
-        if data is DROPPED:
-            await session.execute(
-                delete(BotState).where(
-                    BotState.kind == kind, BotState.name == name, BotState.key == key
+    async def _write(self, session: AsyncSession, pending: dict[RowKey, Any]) -> None:
+        """Delete and upsert the rows, one statement each (built once, run for many rows)."""
+        now = self.clock.now()
+        upserts, deletes = [], []
+        for (kind, name, key), data in pending.items():
+            if data is DROPPED:
+                deletes.append({"row_kind": kind, "row_name": name, "row_key": key})
+            else:
+                upserts.append(
+                    {"kind": kind, "name": name, "key": key, "data": data, "updated_at": now}
                 )
-            )
-            return
-        values = {
-            "kind": kind,
-            "name": name,
-            "key": key,
-            "data": data,
-            "updated_at": self.clock.now(),
-        }
-        statement = dialect_insert(self.db.is_sqlite, BotState).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["kind", "name", "key"],
-            set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
-        )
-        await session.execute(statement)
+        if deletes:
+            await session.execute(_DELETE, deletes)
+        if upserts:
+            await session.execute(_upsert(self.db.is_sqlite), upserts)
 
     # ---- user and chat data ----------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,13 @@ WRITE_OPTION = "savings_write"
 def dialect_insert(is_sqlite: bool, table: type[Any] | Table) -> PgInsert | SqliteInsert:
     """An INSERT of the database's own dialect: both have ON CONFLICT (upserts)."""
     return sqlite_insert(table) if is_sqlite else pg_insert(table)
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's table, for Core statements (cheaper to run than ORM ones)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -135,8 +144,26 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+@dataclass(eq=False)
+class _ReadScope:
+    """The session the reads of one update share, in the task handling it."""
+
+    db: Database
+    session: AsyncSession
+    task: asyncio.Task[Any] | None
+
+
+_read_scope: ContextVar[_ReadScope | None] = ContextVar("savings_read_scope", default=None)
+
+
 class Database:
-    """The engine and its two session factories: reads, and writes that own a transaction."""
+    """The engine and its two session factories: reads, and writes that own a transaction.
+
+    Within `update_scope()` (one update), every `read()` in the same task shares one session:
+    a session costs a pool checkout, BEGIN and ROLLBACK (on PostgreSQL a ping and two round
+    trips), more than most of the indexed reads an update makes. A `write()` that commits
+    closes the shared session, so later reads start a new transaction and see the write.
+    """
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
         self.url = normalise_url(url)
@@ -154,17 +181,47 @@ class Database:
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
 
+    def _scope(self) -> _ReadScope | None:
+        scope = _read_scope.get()
+        if scope is None or scope.db is not self or scope.task is not asyncio.current_task():
+            return None  # none, another database's, or inherited by a task the update started
+        return scope
+
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for queries; nothing it does is committed."""
-        async with self._reader() as session:
-            yield session
+    async def update_scope(self) -> AsyncIterator[None]:
+        """Let the reads of this task share one session until the block ends."""
+        # autoflush off: a change made to a loaded object is never written by a later read.
+        session = self._reader(autoflush=False)
+        token = _read_scope.set(_ReadScope(self, session, asyncio.current_task()))
+        try:
+            yield
+        finally:
+            _read_scope.reset(token)
+            await session.close()
+
+    @asynccontextmanager
+    async def read(self, *, own: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session for queries; nothing it does is committed. `own`: not the update's
+        shared session (for a transaction of its own, such as the export's snapshot)."""
+        scope = None if own else self._scope()
+        if scope is None:
+            async with self._reader() as session:
+                yield session
+            return
+        try:
+            yield scope.session
+        except Exception:
+            await scope.session.close()  # a failed statement may have ended the transaction
+            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits as one transaction, or rolls back on error."""
         async with self._writer() as session, session.begin():
             yield session
+        scope = self._scope()
+        if scope is not None:
+            await scope.session.close()  # later reads see what was just committed
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -400,7 +400,7 @@ async def write_workbook(
     `unit_ids` (an assessor's units) only the items of those units are exported."""
     book = Book(YUAN_FORMATS.get(tr.lang, YUAN_FORMATS["en"]))
     try:
-        async with db.read() as session:
+        async with db.read(own=True) as session:
             if not db.is_sqlite:
                 # One snapshot for every statement: the sheets add up even while people work.
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})

@@ -10,24 +10,27 @@ Ids are kept for `MEMORY` (Telegram keeps undelivered updates for 24 hours).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, Executable, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database, dialect_insert
+from storage.db import Database, dialect_insert, table_of
 from storage.models import ProcessedUpdate
 
 MEMORY = timedelta(hours=48)
 
 
+_WAS_HANDLED = select(ProcessedUpdate.update_id).where(
+    ProcessedUpdate.update_id == bindparam("update_id")
+)
+
+
 async def was_handled(session: AsyncSession, update_id: int) -> bool:
     """True when this update was handled before (a redelivery)."""
-    found = await session.scalar(
-        select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == update_id)
-    )
-    return found is not None
+    return await session.scalar(_WAS_HANDLED, {"update_id": update_id}) is not None
 
 
 async def record(
@@ -35,10 +38,14 @@ async def record(
 ) -> None:
     """Record handled updates in the caller's transaction."""
     rows = [{"update_id": update_id, "handled_at": now} for update_id in update_ids]
-    if not rows:
-        return
-    statement = dialect_insert(is_sqlite, ProcessedUpdate).values(rows)
-    await session.execute(statement.on_conflict_do_nothing())
+    if rows:
+        await session.execute(_record(is_sqlite), rows)
+
+
+@functools.cache
+def _record(is_sqlite: bool) -> Executable:
+    """The insert of handled ids (parameters `update_id`, `handled_at`), built once."""
+    return dialect_insert(is_sqlite, table_of(ProcessedUpdate)).on_conflict_do_nothing()
 
 
 async def forget_before(db: Database, before: datetime) -> int:

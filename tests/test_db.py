@@ -1,0 +1,78 @@
+"""The reads of one update share a session; writes are seen by the reads after them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from storage.db import Database
+from storage.models import Unit
+from tests.conftest import BotHarness
+from tests.helpers import ManualClock, plant, seed_unit
+
+
+async def _units(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(Unit)) or 0)
+
+
+async def test_reads_in_an_update_share_one_session_and_see_its_writes(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        async with db.read() as first, db.read() as second:
+            assert first is not second  # no update: a session each
+        async with db.update_scope():
+            async with db.read() as first:
+                before = await _units(db)
+            async with db.read() as second:
+                assert second is first
+            await seed_unit(db, "三车间")  # a write commits: later reads start afresh
+            assert await _units(db) == before + 1
+
+            async def in_a_task() -> bool:
+                async with db.read() as session:
+                    return session is not first
+
+            assert await asyncio.create_task(in_a_task())  # tasks the update starts: their own
+            with pytest.raises(DBAPIError):
+                async with db.read() as session:
+                    await session.execute(text("SELECT * FROM no_such_table"))
+            assert await _units(db) == before + 1  # a failed statement spoils no later read
+            other = Database(db_url)
+            try:
+                async with other.read() as session, db.read() as mine:
+                    assert session is not mine  # another database's reads are not shared
+            finally:
+                await other.dispose()
+    finally:
+        await db.dispose()
+
+
+async def test_a_command_takes_one_connection_to_read_and_one_to_write(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """Each session costs a checkout, BEGIN and ROLLBACK (on PostgreSQL also a ping)."""
+    p = await plant(bot, clock, "en")
+    await p.worker.command("my")  # the first command loads the categories' cache
+    checkouts: list[object] = []
+
+    def counted(*_: object) -> None:
+        checkouts.append(1)
+
+    pool = bot.db.engine.sync_engine.pool
+    event.listen(pool, "checkout", counted)
+    try:
+        expected = {"my": "My items: 0", "progress": "一车间", "rank": "一车间"}
+        for command, shown in expected.items():
+            checkouts.clear()
+            replies = await p.worker.command(command)
+            assert shown in replies[-1].text, (command, replies[-1].text)
+            taken = len(checkouts)
+            checkouts.clear()
+            await bot.drain()  # the harness drains the outbox after each update, as the sender
+            assert taken - len(checkouts) == 2, (command, taken, len(checkouts))
+    finally:
+        event.remove(pool, "checkout", counted)
