@@ -14,8 +14,8 @@ from bot.context import BotContext
 from bot.menu import button_filter
 from bot.services import announcements, campaigns, export, figures, people, posts
 from bot.services.errors import ServiceError
-from bot.services.figures import Span, UnitFigures
-from bot.services.periods import PeriodKind, containing, local_midnight
+from bot.services.figures import UnitFigures
+from bot.services.periods import PeriodKind, containing
 from bot.services.reports import ReportKind
 from storage.models import Campaign, MemberStatus
 
@@ -56,14 +56,6 @@ async def _campaign(update: Update, context: BotContext) -> Campaign | None:
     return campaign
 
 
-def _campaign_span(campaign: Campaign, context: BotContext) -> Span:
-    tz = context.settings.tzinfo
-    return Span(
-        local_midnight(campaign.starts_on, tz),
-        local_midnight(campaign.ends_on + timedelta(days=1), tz),
-    )
-
-
 # ---- /progress --------------------------------------------------------------------------------
 
 
@@ -75,10 +67,9 @@ async def progress(update: Update, context: BotContext) -> None:
     assert context.member is not None
     tr = context.tr
     today = context.state.clock.now().astimezone(context.settings.tzinfo).date()
-    span = _campaign_span(campaign, context)
     async with context.db.read() as session:
-        # Savings and headcounts are all this shows: the counts of ideas are not worked out.
-        units = await figures.unit_figures(session, campaign.id, span, savings_only=True)
+        # Savings to date and headcounts are all this shows: from the units' ledger.
+        units = await figures.unit_savings(session, campaign.id, None)
     plant = figures.plant_figures(campaign, units, today + timedelta(days=1))
     lines = [
         tr._("📈 <b>Campaign progress</b> · {name}", name=campaign.name),
@@ -153,12 +144,9 @@ async def rank(update: Update, context: BotContext) -> None:
     tz = context.settings.tzinfo
     today = context.state.clock.now().astimezone(tz).date()
     period = None if key == "all" else containing(PeriodKind(key), today)
-    span = _campaign_span(campaign, context) if period is None else Span.of(period, tz)
     async with context.db.read() as session:
-        # The period's savings per head is all the ranking shows.
-        units = await figures.unit_figures(
-            session, campaign.id, span, savings_only=True, to_date=False
-        )
+        # The period's savings per head is all the ranking shows: from the units' ledger.
+        units = await figures.unit_savings(session, campaign.id, period)
         workers = await figures.top_workers(session, campaign.id, period, TOP)
         standing = await figures.member_standing(session, campaign.id, member, period)
     lines = [tr._("🏆 <b>Rankings</b> · {period}", period=tr.plain(RANK_PERIODS[key])), ""]

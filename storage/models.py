@@ -401,6 +401,24 @@ class MemberSaving(Base):
     fen: Mapped[float] = mapped_column(Double)  # shares may split a fen
 
 
+class UnitSaving(Base):
+    """Each unit's counted savings (exact fen) and ideas approved, per period of approval (the
+    periods of MemberSaving), written with each decision: rankings and progress read a row per
+    unit instead of the units' approvals."""
+
+    __tablename__ = "unit_saving"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), primary_key=True
+    )
+    fen: Mapped[int] = mapped_column(BigInteger)
+    approved: Mapped[int] = mapped_column(Integer)
+
+
 class BotState(Base):
     """Conversation positions and per-user drafts (PTB persistence), never records of substance."""
 

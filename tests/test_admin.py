@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from bot.services import campaigns, people, units
+from bot.services.errors import ServiceError
 from tests.conftest import ADMIN_TG_ID, BotHarness
 from tests.fakeapi.users import FakeUser
 from tests.helpers import NOW, admin_events, member_by_tg, seed_member, seed_unit, snapshot
@@ -358,3 +359,16 @@ async def test_admin_with_a_long_telegram_name_becomes_a_member(harness: BotHarn
     await admin.start()
     member = await member_by_tg(harness.db, ADMIN_TG_ID)
     assert member is not None and member.is_admin and member.name == "A" * 40
+
+
+@pytest.mark.parametrize("taken", ["Ä车间", "ä车间", "ÄÜ.P"])
+async def test_a_unit_name_taken_in_any_case_is_refused(harness: BotHarness, taken: str) -> None:
+    """SQLite's lower() folds ASCII only: the names are compared by the bot (fuzzing found an
+    exact non-ASCII duplicate that reached the unique constraint)."""
+    await seed_unit(harness.db, "Ä车间")
+    await seed_unit(harness.db, "ÄÜ.P")
+    before = await snapshot(harness.db)
+    with pytest.raises(ServiceError) as refused:
+        await units.create_unit(harness.db, None, taken, 10, NOW)  # type: ignore[arg-type]
+    assert refused.value.code == "unit_exists"
+    assert await snapshot(harness.db) == before

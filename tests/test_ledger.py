@@ -10,11 +10,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.services import campaigns, figures, items, ledger, people, review
+from bot.services.periods import Period, PeriodKind, containing, local_midnight
 from storage.db import Database
-from storage.models import Campaign, Member, MemberSaving, Unit
+from storage.models import Campaign, Member, MemberSaving, Unit, UnitSaving
 from tests.helpers import NOW, seed_member, seed_unit
 
 TZ = ZoneInfo("Asia/Shanghai")
+_UNIT_ROWS = select(
+    UnitSaving.campaign_id,
+    UnitSaving.period,
+    UnitSaving.unit_id,
+    UnitSaving.fen,
+    UnitSaving.approved,
+)
 
 
 async def _rows(db: Database) -> dict[tuple[str, int], float]:
@@ -113,5 +121,71 @@ async def test_amounts_shared_and_taken_back_leave_nobody_in_the_top_list(db_url
             standing = await figures.member_standing(session, campaign.id, a)
         assert top == []
         assert (standing.total, standing.plant_rank) == (Decimal("0.00"), 1)
+    finally:
+        await db.dispose()
+
+
+async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: str) -> None:
+    """/rank and /progress read the units' ledger; the bulletins sum the items. Both agree."""
+    db = Database(db_url)
+    try:
+        campaign, unit, (a, *_, chair) = await _three_and_a_chair(db)
+        other = await seed_unit(db, "二车间")
+        march_end = NOW.replace(month=3, day=31, hour=15, minute=30)  # 23:30 local
+        ideas = [  # unit, claimed, hours after march_end it is approved (None: rejected)
+            (unit.id, "1000", 0),
+            (unit.id, "2500", 1),
+            (other.id, "700", 0),
+            (other.id, "300", 1),
+            (other.id, "900", None),
+        ]
+        ids = []
+        for n, (unit_id, claimed, hours) in enumerate(ideas):
+            draft = items.Draft(
+                kind="idea", unit_id=unit_id, title=f"想法 {n}", body="说明", claimed_amount=claimed
+            )
+            done = await items.submit(db, campaign.id, a, draft, march_end - timedelta(days=3), TZ)
+            ids.append(done.item.id)
+            when = march_end + timedelta(hours=hours or 0)
+            if hours is None:
+                await review.decide(db, done.item.id, chair.id, "reject", when, TZ, text="不行")
+            else:
+                await review.decide(db, done.item.id, chair.id, "approve", when, TZ)
+        await review.decide(db, ids[1], chair.id, "implement", march_end, TZ)
+        later = march_end + timedelta(days=40)
+        await review.decide(db, ids[1], chair.id, "verify", later, TZ, amount=Decimal("2000"))
+
+        async def both(period: Period | None) -> tuple[list[tuple[int, int, Decimal]], ...]:
+            span = (
+                figures.Span.of(period, TZ)
+                if period
+                else figures.Span(
+                    local_midnight(campaign.starts_on, TZ),
+                    local_midnight(campaign.ends_on + timedelta(days=1), TZ),
+                )
+            )
+            async with db.read() as session:
+                kept = await figures.unit_savings(session, campaign.id, period)
+                summed = await figures.unit_figures(session, campaign.id, span)
+            return tuple(
+                sorted((u.unit_id, u.approved, u.saved) for u in f) for f in (kept, summed)
+            )
+
+        days = (march_end.astimezone(TZ).date(), (march_end + timedelta(hours=1)).astimezone(TZ))
+        periods: list[Period | None] = [None]
+        for day in (days[0], days[1].date()):
+            periods += [containing(kind, day) for kind in ledger.KINDS]
+        for period in periods:
+            kept, summed = await both(period)
+            assert kept == summed, period
+        kept, _ = await both(containing(PeriodKind.MONTH, days[0]))
+        assert kept == [(unit.id, 1, Decimal("1000.00")), (other.id, 1, Decimal("700.00"))]
+        kept, _ = await both(None)  # 2,500 certified, then 2,000 verified
+        assert kept == [(unit.id, 2, Decimal("3000.00")), (other.id, 2, Decimal("1000.00"))]
+        async with db.read() as session:
+            rows = set((await session.execute(_UNIT_ROWS)).all())
+        await ledger.rebuild(db, campaign.id, TZ)
+        async with db.read() as session:
+            assert set((await session.execute(_UNIT_ROWS)).all()) == rows
     finally:
         await db.dispose()

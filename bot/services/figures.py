@@ -9,6 +9,7 @@ co-authors share it equally.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -57,6 +58,7 @@ from storage.models import (
     MemberSaving,
     MemberStatus,
     Unit,
+    UnitSaving,
 )
 from storage.types import UTCDateTime
 
@@ -178,8 +180,21 @@ def _per_head(amount: Decimal, headcount: int) -> Decimal:
     return (amount / headcount).quantize(YUAN, ROUND_HALF_UP) if headcount > 0 else Decimal("0.00")
 
 
+def _headcount() -> ColumnElement[int]:
+    """The unit's headcount as the office set it, else its active members (an index range per
+    unit, read only when no headcount is set)."""
+    people = (
+        select(func.count())
+        .select_from(Member)
+        .where(Member.status == MemberStatus.ACTIVE, Member.unit_id == Unit.id)
+        .correlate(Unit)
+        .scalar_subquery()
+    )
+    return case((Unit.headcount > 0, Unit.headcount), else_=people)
+
+
 @functools.cache
-def _unit_query(savings_only: bool, to_date: bool, dialect: str) -> Select[Any]:
+def _unit_query(dialect: str) -> Select[Any]:
     """The statement of `unit_figures` for a database (`dialect`), built once; its parameters
     are the campaign and the span (`campaign_id`, `start`, `end`)."""
     campaign = bindparam("campaign_id", type_=Integer)
@@ -215,7 +230,7 @@ def _unit_query(savings_only: bool, to_date: bool, dialect: str) -> Select[Any]:
     fen = counted_fen()
     approved = approvals(func.count(), True)
     saved = approvals(func.coalesce(func.sum(fen), 0), True)
-    saved_to_date = approvals(func.coalesce(func.sum(fen), 0), False) if to_date else literal(0)
+    saved_to_date = approvals(func.coalesce(func.sum(fen), 0), False)
     rejected = (
         select(Item.unit_id.label("unit_id"), func.count().label("n"))
         .where(
@@ -243,15 +258,6 @@ def _unit_query(savings_only: bool, to_date: bool, dialect: str) -> Select[Any]:
         .group_by(still_open.c.unit_id)
         .subquery("unit_open_waste")
     )
-    # The unit's active members (an index range per unit), counted only when the office has
-    # set no headcount.
-    people = (
-        select(func.count())
-        .select_from(Member)
-        .where(Member.status == MemberStatus.ACTIVE, Member.unit_id == Unit.id)
-        .correlate(Unit)
-        .scalar_subquery()
-    )
     # The people taking part: the authors of the span's ideas, each once, then counted by
     # their units (a member lookup per author, not per authorship). The authors are found by
     # the span's items, one primary-key lookup each: PostgreSQL is given the items' ids as an
@@ -272,41 +278,27 @@ def _unit_query(savings_only: bool, to_date: bool, dialect: str) -> Select[Any]:
         .group_by(Member.unit_id)
         .subquery("unit_participants")
     )
-    headcount = case((Unit.headcount > 0, Unit.headcount), else_=people)
-    query = select(Unit.id, Unit.name, Unit.archived, headcount)
+    query = select(Unit.id, Unit.name, Unit.archived, _headcount())
     counts: list[ColumnElement[Any]] = []
     for part in (submitted, rejected, taking_part, open_waste):
-        if savings_only:
-            counts.append(literal(0))
-        else:
-            counts.append(func.coalesce(part.c.n, 0))
-            query = query.outerjoin(part, part.c.unit_id == Unit.id)
+        counts.append(func.coalesce(part.c.n, 0))
+        query = query.outerjoin(part, part.c.unit_id == Unit.id)
     n_submitted, n_rejected, n_taking_part, n_open_waste = counts
     return query.add_columns(
         n_submitted, approved, n_rejected, n_taking_part, saved, saved_to_date, n_open_waste
     )
 
 
-async def unit_figures(
-    session: AsyncSession,
-    campaign_id: int,
-    span: Span,
-    *,
-    savings_only: bool = False,
-    to_date: bool = True,
-) -> list[UnitFigures]:
+async def unit_figures(session: AsyncSession, campaign_id: int, span: Span) -> list[UnitFigures]:
     """Every unit's figures for the span, best savings per head first (one statement).
 
     Each part reads only its rows, by its own index (ideas submitted, approved, rejected in
-    the span; savings to date; open waste reports), rather than the whole campaign.
-    `savings_only`: headcounts and savings alone (the counts of ideas, people taking part and
-    open waste reports are left at 0), which over a long span is much cheaper. `to_date=False`:
-    no savings to date (left at 0), which reads only the span's approvals."""
+    the span; savings to date; open waste reports), rather than the whole campaign."""
     rows = await session.execute(
-        _unit_query(savings_only, to_date, session.get_bind().dialect.name),
+        _unit_query(session.get_bind().dialect.name),
         {"campaign_id": campaign_id, "start": span.start, "end": span.end},
     )
-    figures = [
+    return _ranked(
         UnitFigures(
             unit_id=r[0],
             name=r[1],
@@ -321,10 +313,63 @@ async def unit_figures(
             open_waste=int(r[10]),
         )
         for r in rows
-    ]
-    figures = [f for f in figures if f.active]
-    figures.sort(key=lambda f: (-f.per_head, -f.saved, f.name))
-    return figures
+    )
+
+
+def _ranked(units: Iterable[UnitFigures]) -> list[UnitFigures]:
+    """The units worth a line, best savings per head first."""
+    shown = [u for u in units if u.active]
+    shown.sort(key=lambda u: (-u.per_head, -u.saved, u.name))
+    return shown
+
+
+@functools.cache
+def _unit_savings_query() -> Executable:
+    """Headcounts and a period's row of the units' ledger (parameters `campaign_id`, `period`):
+    a primary-key lookup per unit, built once."""
+    row = and_(
+        UnitSaving.campaign_id == bindparam("campaign_id", type_=Integer),
+        UnitSaving.period == bindparam("period", type_=String),
+        UnitSaving.unit_id == Unit.id,
+    )
+    return select(
+        Unit.id,
+        Unit.name,
+        Unit.archived,
+        _headcount(),
+        func.coalesce(UnitSaving.approved, 0),
+        func.coalesce(UnitSaving.fen, 0),
+    ).outerjoin(UnitSaving, row)
+
+
+async def unit_savings(
+    session: AsyncSession, campaign_id: int, period: Period | None
+) -> list[UnitFigures]:
+    """Every unit's headcount, ideas approved and savings in the period (None: the whole
+    campaign, which are then its savings to date too), from the units' ledger, best savings
+    per head first. The other counts are left at 0."""
+    rows = await session.execute(
+        _unit_savings_query(), {"campaign_id": campaign_id, "period": ledger.key_of(period)}
+    )
+    units = []
+    for r in rows:
+        saved = yuan(r[5])
+        units.append(
+            UnitFigures(
+                unit_id=r[0],
+                name=r[1],
+                archived=bool(r[2]),
+                headcount=int(r[3]),
+                submitted=0,
+                approved=int(r[4]),
+                rejected=0,
+                participants=0,
+                saved=saved,
+                saved_to_date=saved if period is None else Decimal("0.00"),
+                open_waste=0,
+            )
+        )
+    return _ranked(units)
 
 
 # ---- the plant --------------------------------------------------------------------------------
@@ -586,36 +631,51 @@ class Standing:
 
 @functools.cache
 def _standing_query(in_a_unit: bool) -> Executable:
-    """A member's amount, the members ahead of them in the plant and in their unit (an index
-    range of the ledger above the amount), and the sizes of both; parameters `campaign_id`,
-    `period`, `member_id` and `unit_id`. Built once for members with a unit and once without."""
-    saving = [
+    """A member's amount, the members ahead of them in the plant and in their unit, and the
+    sizes of both; parameters `campaign_id`, `period`, `member_id` and `unit_id`. Built once
+    for members with a unit and once without.
+
+    No member row is read per member ahead in the plant: the ledger's index counts everyone
+    above the amount, less those ahead who are not active (few: found by the status index).
+    In the unit, its active members are looked up in the ledger one by one."""
+    period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
     ]
     mine = func.coalesce(
         select(MemberSaving.fen)
-        .where(*saving, MemberSaving.member_id == bindparam("member_id", type_=Integer))
+        .where(*period, MemberSaving.member_id == bindparam("member_id", type_=Integer))
         .scalar_subquery(),
         0.0,
     )
+    above = mine + 1e-6
+
+    def ahead_among(*who: ColumnElement[bool]) -> ColumnElement[int]:
+        # Driven by the members (a correlated lookup each): a join would be read from the
+        # ledger's side, every member above the amount.
+        theirs = (
+            select(MemberSaving.fen)
+            .where(*period, MemberSaving.member_id == Member.id)
+            .correlate(Member)
+            .scalar_subquery()
+        )
+        return (
+            select(func.count()).select_from(Member).where(*who, theirs > above).scalar_subquery()
+        )
+
+    everyone_ahead = (
+        select(func.count()).select_from(MemberSaving).where(*period, MemberSaving.fen > above)
+    )
+    not_active = [s for s in MemberStatus if s != MemberStatus.ACTIVE]
+    plant_ahead = everyone_ahead.scalar_subquery() - ahead_among(Member.status.in_(not_active))
     active = Member.status == MemberStatus.ACTIVE
     in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
-    in_unit_count = func.count(case((in_unit, 1))) if in_a_unit else literal(0)
-    ahead = (
-        select(func.count().label("plant"), in_unit_count.label("unit"))
-        .select_from(MemberSaving)
-        .join(Member, Member.id == MemberSaving.member_id)
-        .where(*saving, active, MemberSaving.fen > mine + 1e-6)
-        .subquery("ahead")
-    )
     people = select(func.count()).select_from(Member).where(active).scalar_subquery()
-    unit_people = (
-        select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
-        if in_a_unit
-        else literal(0)
-    )
-    return select(mine, ahead.c.plant, ahead.c.unit, people, unit_people)
+    if not in_a_unit:
+        return select(mine, plant_ahead, literal(0), people, literal(0))
+    unit_ahead = ahead_among(active, in_unit)
+    unit_people = select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
+    return select(mine, plant_ahead, unit_ahead, people, unit_people)
 
 
 async def member_standing(

@@ -1,10 +1,12 @@
-"""The members' savings ledger (`member_saving`): what each worker is credited, per period.
+"""The savings ledgers: what each worker (`member_saving`) and each unit (`unit_saving`) is
+credited, per period.
 
 An idea counts when it is approved, in the periods of its approval (local time), with its
-verified amount once there is one, else its certified amount, shared equally among its
-authors. `credit` adds a decision's change in the transaction that takes the decision;
-`rebuild` writes a campaign's ledger afresh from its items (after a bulk load, or when the
-time zone the periods are cut in has changed: `ensure_current` runs at every start).
+verified amount once there is one, else its certified amount: shared equally among its
+authors, and whole to its unit (which also counts it as approved). `credit` adds a decision's
+change in the transaction that takes the decision; `rebuild` writes a campaign's ledgers
+afresh from its items (after a bulk load, or when the time zone the periods are cut in has
+changed: `ensure_current` runs at every start).
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.periods import Period, PeriodKind, containing
 from storage.db import Database, dialect_insert
-from storage.models import Campaign, Item, ItemAuthor, ItemKind, ItemStatus, MemberSaving
+from storage.models import (
+    Campaign,
+    Item,
+    ItemAuthor,
+    ItemKind,
+    ItemStatus,
+    MemberSaving,
+    UnitSaving,
+)
 
 # An idea's saving counts once the committee has certified it.
 COUNTED_STATUSES = (ItemStatus.APPROVED, ItemStatus.IMPLEMENTED, ItemStatus.VERIFIED)
@@ -70,18 +80,46 @@ def _upsert(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
     )
 
 
+def _upsert_units(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
+    statement = dialect_insert(is_sqlite, UnitSaving).values(rows)
+    return statement.on_conflict_do_update(
+        index_elements=["campaign_id", "period", "unit_id"],
+        set_={
+            "fen": UnitSaving.fen + statement.excluded.fen,
+            "approved": UnitSaving.approved + statement.excluded.approved,
+        },
+    )
+
+
 async def credit(
     session: AsyncSession,
     is_sqlite: bool,
     item: Item,
     before_fen: int,
     tz: ZoneInfo,
+    *,
+    approved: bool = False,
 ) -> None:
     """Add the change of `item`'s counted amount (from `before_fen`, now its own) to its
-    authors' ledgers, in the caller's transaction."""
+    authors' and its unit's ledgers, in the caller's transaction; `approved`: this decision
+    approved it (the unit counts one more approved idea)."""
     after_fen = item.verified_amount if item.verified_amount is not None else item.certified_amount
     delta = int((after_fen or 0) * 100) - before_fen
-    if delta == 0 or item.kind != ItemKind.IDEA:
+    if (delta == 0 and not approved) or item.kind != ItemKind.IDEA:
+        return
+    keys = keys_for(item.approved_at, tz)
+    unit_rows: list[dict[str, object]] = [
+        {
+            "campaign_id": item.campaign_id,
+            "period": key,
+            "unit_id": item.unit_id,
+            "fen": delta,
+            "approved": int(approved),
+        }
+        for key in keys
+    ]
+    await session.execute(_upsert_units(is_sqlite, unit_rows))
+    if delta == 0:
         return
     # In member order: two decisions at once lock their authors' rows in the same order.
     authors = list(
@@ -96,7 +134,7 @@ async def credit(
     share = delta / len(authors)
     rows: list[dict[str, object]] = [
         {"campaign_id": item.campaign_id, "period": key, "member_id": member_id, "fen": share}
-        for key in keys_for(item.approved_at, tz)
+        for key in keys
         for member_id in authors
     ]
     await session.execute(_upsert(is_sqlite, rows))
@@ -109,7 +147,7 @@ def counted_fen_of(item: Item) -> int:
 
 
 async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
-    """Write the campaign's ledger afresh from its approved ideas, one kind of period at a
+    """Write the campaign's ledgers afresh from its approved ideas, one kind of period at a
     time (memory holds the shares and one kind's totals)."""
     authors = (
         select(ItemAuthor.item_id, func.count().label("n"))
@@ -135,6 +173,7 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
             for member_id, approved_at, fen, n in found
         ]
         await session.execute(delete(MemberSaving).where(MemberSaving.campaign_id == campaign_id))
+        await _rebuild_units(session, campaign_id, tz)
         for kind in (*KINDS, None):
             totals: defaultdict[tuple[str, int], float] = defaultdict(float)
             for member_id, day, share in shares:
@@ -146,6 +185,30 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
         await session.execute(
             update(Campaign).where(Campaign.id == campaign_id).values(ledger_tz=tz.key)
         )
+
+
+async def _rebuild_units(session: AsyncSession, campaign_id: int, tz: ZoneInfo) -> None:
+    """The units' ledger afresh: a row per unit and period of approval."""
+    await session.execute(delete(UnitSaving).where(UnitSaving.campaign_id == campaign_id))
+    found = await session.execute(
+        select(Item.unit_id, Item.approved_at, counted_fen()).where(
+            Item.campaign_id == campaign_id,
+            Item.kind == ItemKind.IDEA,
+            Item.status.in_(COUNTED_STATUSES),
+        )
+    )
+    totals: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for unit_id, approved_at, fen in found:
+        for key in keys_for(approved_at, tz):
+            total = totals[(key, unit_id)]
+            total[0] += int(fen)
+            total[1] += 1
+    rows: list[dict[str, object]] = [
+        {"campaign_id": campaign_id, "period": key, "unit_id": unit_id, "fen": f, "approved": n}
+        for (key, unit_id), (f, n) in totals.items()
+    ]
+    for start in range(0, len(rows), CHUNK):
+        await session.execute(insert(UnitSaving), rows[start : start + CHUNK])
 
 
 async def _insert(
@@ -162,7 +225,7 @@ async def _insert(
 
 
 async def ensure_current(db: Database, tz: ZoneInfo) -> int:
-    """Rebuild the ledger of every campaign not built in `tz`; returns how many were."""
+    """Rebuild the ledgers of every campaign not built in `tz`; returns how many were."""
     async with db.read() as session:
         stale = list(
             await session.scalars(

@@ -303,7 +303,9 @@ async def decide(
         asked_by = item.info_asked_by
         await session.refresh(item)
         if action in ("approve", "verify"):
-            await ledger.credit(session, db.is_sqlite, item, counted_before, tz)
+            await ledger.credit(
+                session, db.is_sqlite, item, counted_before, tz, approved=action == "approve"
+            )
         event = ItemEvent(
             item_id=item.id,
             actor_id=member_id,

@@ -59,10 +59,11 @@ async def get_unit(db: Database, unit_id: int) -> Unit | None:
 
 
 async def _name_taken(session: AsyncSession, name: str, except_id: int | None = None) -> bool:
-    query = select(func.count()).select_from(Unit).where(func.lower(Unit.name) == name.lower())
-    if except_id is not None:
-        query = query.where(Unit.id != except_id)
-    return bool(await session.scalar(query))
+    """Another unit has this name, in any case. Compared here: the databases' lower() differ
+    (SQLite's folds ASCII letters only), and a plant has a few hundred units at most."""
+    wanted = name.casefold()
+    rows = await session.execute(select(Unit.id, Unit.name))
+    return any(unit_id != except_id and other.casefold() == wanted for unit_id, other in rows)
 
 
 async def create_unit(
