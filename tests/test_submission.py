@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot.config import Settings
@@ -341,6 +343,21 @@ def test_similarity_scores() -> None:
     assert items.similarity("夜班加热节约电费", "", "加热改到夜班节约电费", "") >= items.SIMILAR
     assert items.similarity("Double-sided printing", "", "double sided printing!", "") > 0.9
     assert items.similarity("夜班加热节约电费", "", "废旧手套回收", "") < items.SIMILAR
+
+
+_WORDS = st.text(alphabet="夜班加热节约电费废旧手套回收ab ", max_size=12)
+
+
+@given(_WORDS, _WORDS, _WORDS, _WORDS, st.floats(0, 1))
+def test_a_floor_changes_no_score_that_reaches_it(
+    title_a: str, body_a: str, title_b: str, body_b: str, floor: float
+) -> None:
+    """The duplicate hint skips comparing descriptions that cannot lift a score to the best
+    so far: every score at or above the floor is the exact one."""
+    exact = items.similarity(title_a, body_a, title_b, body_b)
+    grams = items._bigrams(title_a), items._bigrams(body_a)
+    quick = items._similarity(*grams, title_b, body_b, floor)
+    assert quick == exact or (quick < floor and exact < floor)
 
 
 async def test_an_idle_draft_is_discarded_with_a_message(

@@ -308,10 +308,16 @@ def similarity(title_a: str, body_a: str, title_b: str, body_b: str) -> float:
     return _similarity(_bigrams(title_a), _bigrams(body_a[:500]), title_b, body_b)
 
 
-def _similarity(title_a: set[str], body_a: set[str], title_b: str, body_b: str) -> float:
+def _similarity(
+    title_a: set[str], body_a: set[str], title_b: str, body_b: str, at_least: float = 0.0
+) -> float:
+    """The score; below `at_least` it may return any lower value (the description, the costly
+    part, is not compared when even identical ones would leave the score below it)."""
     titles = _dice(title_a, _bigrams(title_b))
+    if not body_a or 0.6 * titles + 0.4 < at_least:
+        return titles
     bodies_b = _bigrams(body_b[:500])
-    if not body_a or not bodies_b:
+    if not bodies_b:
         return titles
     return 0.6 * titles + 0.4 * _dice(body_a, bodies_b)
 
@@ -347,7 +353,8 @@ async def similar_idea(
     body_grams = _bigrams(body[:500])
     best: tuple[float, str, str] | None = None
     for number, other_title, other_body in rows:
-        score = _similarity(title_grams, body_grams, str(other_title), str(other_body or ""))
+        floor = SIMILAR if best is None else best[0]
+        score = _similarity(title_grams, body_grams, str(other_title), str(other_body or ""), floor)
         if score >= SIMILAR and (best is None or score > best[0]):
             best = (score, str(number), str(other_title))
     return (best[1], best[2]) if best else None
