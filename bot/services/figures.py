@@ -68,6 +68,8 @@ HALF_FEN = 0.5  # the least amount (in fen) that is shown as 0.01 yuan
 
 def yuan(fen: float | int | None) -> Decimal:
     """Fen (possibly a fractional share) as yuan, rounded to the fen."""
+    if isinstance(fen, int):  # whole fen (sums of amounts): exact as they are
+        return Decimal(fen).scaleb(-2)
     return (Decimal(repr(float(fen or 0))) / 100).quantize(YUAN, rounding=ROUND_HALF_UP)
 
 
@@ -162,11 +164,11 @@ class UnitFigures:
     saved_to_date: Decimal  # counted savings from the campaign's start to the period's end
     open_waste: int  # waste reports about the unit still open at the period's end
 
-    @property
+    @functools.cached_property
     def per_head(self) -> Decimal:
         return _per_head(self.saved, self.headcount)
 
-    @property
+    @functools.cached_property
     def per_head_to_date(self) -> Decimal:
         return _per_head(self.saved_to_date, self.headcount)
 
@@ -670,7 +672,15 @@ def _standing_query(in_a_unit: bool) -> Executable:
     plant_ahead = everyone_ahead.scalar_subquery() - ahead_among(Member.status.in_(not_active))
     active = Member.status == MemberStatus.ACTIVE
     in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
-    people = select(func.count()).select_from(Member).where(active).scalar_subquery()
+    # Every member less those not active: SQLite counts a whole table by its pages, and a
+    # range entry by entry.
+    everyone = select(func.count()).select_from(Member).scalar_subquery()
+    people = (
+        everyone
+        - (
+            select(func.count()).select_from(Member).where(Member.status.in_(not_active))
+        ).scalar_subquery()
+    )
     if not in_a_unit:
         return select(mine, plant_ahead, literal(0), people, literal(0))
     unit_ahead = ahead_among(active, in_unit)
