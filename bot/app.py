@@ -8,13 +8,14 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ContextTypes, Defaults, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.clock import Clock
 from bot.commands import bot_commands, menu_languages
 from bot.config import Settings
 from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
+from bot.request import ReleasingRequest
 from bot.sender import OutboxSender
 from bot.services import ledger, posts, updates
 from bot.services import review as review_service
@@ -71,8 +72,11 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .persistence(persistence)
     )
+    # PTB's own default transport for the bot's calls, unless one is given (tests, offline).
+    calls = request or HTTPXRequest(connection_pool_size=256)
+    builder = builder.request(ReleasingRequest(calls, db))
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.get_updates_request(request)
     if rate_limiter:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
     app = builder.build()

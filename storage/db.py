@@ -199,6 +199,14 @@ class Database:
             _read_scope.reset(token)
             await session.close()
 
+    async def release_reads(self) -> None:
+        """End the shared read transaction of this task's update, if any (before a network
+        call: PostgreSQL would hold an idle transaction and its table locks meanwhile, SQLite
+        a WAL snapshot). The next read starts a new one, seeing what others committed."""
+        scope = self._scope()
+        if scope is not None:
+            await scope.session.close()
+
     @asynccontextmanager
     async def read(self, *, own: bool = False) -> AsyncIterator[AsyncSession]:
         """A session for queries; nothing it does is committed. `own`: not the update's
@@ -219,9 +227,7 @@ class Database:
         """A session whose work commits as one transaction, or rolls back on error."""
         async with self._writer() as session, session.begin():
             yield session
-        scope = self._scope()
-        if scope is not None:
-            await scope.session.close()  # later reads see what was just committed
+        await self.release_reads()  # later reads see what was just committed
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -76,3 +76,28 @@ async def test_a_command_takes_one_connection_to_read_and_one_to_write(
             assert taken - len(checkouts) == 2, (command, taken, len(checkouts))
     finally:
         event.remove(pool, "checkout", counted)
+
+
+async def test_no_read_transaction_is_open_while_the_bot_calls_telegram(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """A call may wait seconds (network, rate limits): PostgreSQL would keep an idle
+    transaction and its locks meanwhile. The shared reads end before each call goes out."""
+    p = await plant(bot, clock, "en")
+    pool = bot.db.engine.sync_engine.pool
+    open_at_call: list[tuple[str, int]] = []
+    handle = bot.telegram.handle
+
+    def watched(method: str, *args: object, **kwargs: object) -> object:
+        open_at_call.append((method, pool.checkedout()))  # type: ignore[attr-defined]
+        return handle(method, *args, **kwargs)
+
+    bot.telegram.handle = watched  # type: ignore[method-assign]
+    try:
+        for command in ("my", "progress", "rank", "idea"):
+            await p.worker.command(command)
+    finally:
+        bot.telegram.handle = handle  # type: ignore[method-assign]
+    sent = [method for method, _ in open_at_call]
+    assert sent.count("sendMessage") >= 4, sent
+    assert all(n == 0 for _, n in open_at_call), open_at_call
