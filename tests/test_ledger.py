@@ -3,7 +3,7 @@ items, and rebuilt when the time zone its periods are cut in changes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,28 @@ async def _three_and_a_chair(db: Database) -> tuple[Campaign, Unit, list[Member]
     return campaign, unit, [*people_, chair]
 
 
+async def _idea(
+    db: Database,
+    campaign: Campaign,
+    author: Member,
+    unit_id: int,
+    n: int,
+    claimed: str,
+    co: list[int] | None = None,
+    when: datetime = NOW,
+) -> int:
+    """Submit idea number `n` (its title); returns its id."""
+    draft = items.Draft(
+        kind="idea",
+        unit_id=unit_id,
+        title=f"想法 {n}",
+        body="说明",
+        claimed_amount=claimed,
+        co_author_ids=co or [],
+    )
+    return (await items.submit(db, campaign.id, author, draft, when, TZ)).item.id
+
+
 async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None:
     db = Database(db_url)
     try:
@@ -51,16 +73,7 @@ async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None
         authors = [a, a, b]
         ids = []
         for n, ((claimed, co), author) in enumerate(zip(amounts, authors, strict=True)):
-            draft = items.Draft(
-                kind="idea",
-                unit_id=unit.id,
-                title=f"想法 {n}",
-                body="说明",
-                claimed_amount=claimed,
-                co_author_ids=co,
-            )
-            done = await items.submit(db, campaign.id, author, draft, NOW, TZ)
-            ids.append(done.item.id)
+            ids.append(await _idea(db, campaign, author, unit.id, n, claimed, co))
         # Approved on 31 March 23:30 local (the last day of March and of Q1) and 1 April.
         march_end = NOW.replace(month=3, day=31, hour=15, minute=30)
         times = (march_end, march_end, march_end + timedelta(hours=1))
@@ -99,15 +112,7 @@ async def test_amounts_shared_and_taken_back_leave_nobody_in_the_top_list(db_url
         campaign, unit, (a, b, c, chair) = await _three_and_a_chair(db)
         ids = []
         for n, claimed in enumerate(("1.00", "15.00")):
-            draft = items.Draft(
-                kind="idea",
-                unit_id=unit.id,
-                title=f"想法 {n}",
-                body="说明",
-                claimed_amount=claimed,
-                co_author_ids=[b.id, c.id],
-            )
-            ids.append((await items.submit(db, campaign.id, a, draft, NOW, TZ)).item.id)
+            ids.append(await _idea(db, campaign, a, unit.id, n, claimed, [b.id, c.id]))
         for action in ("approve", "implement"):
             for item_id in ids:
                 await review.decide(db, item_id, chair.id, action, NOW, TZ)
@@ -141,16 +146,13 @@ async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: st
         ]
         ids = []
         for n, (unit_id, claimed, hours) in enumerate(ideas):
-            draft = items.Draft(
-                kind="idea", unit_id=unit_id, title=f"想法 {n}", body="说明", claimed_amount=claimed
-            )
-            done = await items.submit(db, campaign.id, a, draft, march_end - timedelta(days=3), TZ)
-            ids.append(done.item.id)
+            submitted = march_end - timedelta(days=3)
+            ids.append(await _idea(db, campaign, a, unit_id, n, claimed, when=submitted))
             when = march_end + timedelta(hours=hours or 0)
             if hours is None:
-                await review.decide(db, done.item.id, chair.id, "reject", when, TZ, text="不行")
+                await review.decide(db, ids[-1], chair.id, "reject", when, TZ, text="不行")
             else:
-                await review.decide(db, done.item.id, chair.id, "approve", when, TZ)
+                await review.decide(db, ids[-1], chair.id, "approve", when, TZ)
         await review.decide(db, ids[1], chair.id, "implement", march_end, TZ)
         later = march_end + timedelta(days=40)
         await review.decide(db, ids[1], chair.id, "verify", later, TZ, amount=Decimal("2000"))
