@@ -161,8 +161,9 @@ class Database:
 
     Within `update_scope()` (one update), every `read()` in the same task shares one session:
     a session costs a pool checkout, BEGIN and ROLLBACK (on PostgreSQL a ping and two round
-    trips), more than most of the indexed reads an update makes. A `write()` that commits
-    closes the shared session, so later reads start a new transaction and see the write.
+    trips), more than most of the indexed reads an update makes. A `write()` that commits, and
+    every Bot API call (`bot.request`), end the shared transaction: later reads start a new one
+    and see the write, and no transaction stays open while the bot waits on the network.
     """
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
