@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from storage.db import Database
 from storage.models import Unit
 from tests.conftest import BotHarness
-from tests.helpers import ManualClock, plant, seed_unit
+from tests.helpers import NOW, ManualClock, plant, seed_unit
 
 
 async def _units(db: Database) -> int:
@@ -101,3 +101,21 @@ async def test_no_read_transaction_is_open_while_the_bot_calls_telegram(
     sent = [method for method, _ in open_at_call]
     assert sent.count("sendMessage") >= 4, sent
     assert all(n == 0 for _, n in open_at_call), open_at_call
+
+
+async def test_a_write_that_fails_leaves_nothing(db_url: str) -> None:
+    """On PostgreSQL reads run in autocommit; a write is still one transaction."""
+    db = Database(db_url)
+    try:
+        before = await _units(db)
+        with pytest.raises(RuntimeError):
+            async with db.write() as session:
+                session.add(Unit(name="三车间", headcount=5, created_at=NOW))
+                await session.flush()  # the row is in the database, uncommitted
+                async with db.read(own=True) as other:
+                    seen = await other.scalar(select(func.count()).select_from(Unit))
+                assert seen == before  # not visible outside the transaction
+                raise RuntimeError("the rest of the decision failed")
+        assert await _units(db) == before
+    finally:
+        await db.dispose()
