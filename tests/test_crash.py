@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -247,6 +248,34 @@ def send_opinion(server: FakeBotApiServer, plant: Plant) -> None:
     server.queue_update({"message": message})
 
 
+@dataclass
+class OpinionRound:
+    """One round: an idea forwarded up to the assessor's handling opinion."""
+
+    people: HttpHarness
+    plant: Plant
+    item: Item
+    before: int  # the newest outbox row before the opinion
+    calls: int  # Bot API calls before the opinion
+
+
+async def opinion_rounds(
+    server: FakeBotApiServer, bot: BotProcess, db: Database
+) -> AsyncIterator[OpinionRound]:
+    """`STRESS` rounds; the bot is started with the first (the caller kills and restarts it)."""
+    people_ = HttpHarness(server)
+    plant = Plant(people_)
+    await plant.seed(db)
+    item = await plant.submit(db)
+    bot.start()
+    for n in range(STRESS):
+        if n:
+            item = await plant.submit(db)  # the running bot's outbox sends its card
+        await forward_until_the_opinion(server, plant, item)
+        before = max(r.id for r in await outbox(db))
+        yield OpinionRound(people_, plant, item, before, len(server.telegram.calls))
+
+
 async def test_sigkill_mid_conversation_resumes_at_the_same_step(
     server: FakeBotApiServer, bot: BotProcess, db: Database
 ) -> None:
@@ -332,23 +361,14 @@ async def test_sigkill_mid_conversation_resumes_at_the_same_step(
 async def test_sigkill_after_a_decision_commits_sends_each_notification_once(
     server: FakeBotApiServer, bot: BotProcess, db: Database
 ) -> None:
-    people_ = HttpHarness(server)
-    plant = Plant(people_)
-    await plant.seed(db)
     rounds = STRESS
     kept = refused = twice = 0  # decisions kept through the kill; opinions sent again:
     # refused, applied twice
     notices: list[OutboxMessage] = []  # the decisions' notifications
     sent: list[int] = []  # how many times Telegram accepted each of them
     told = on_committee = 0  # the worker's notices, the committee's cards
-    item = await plant.submit(db)
-    bot.start()
-    for n in range(rounds):
-        if n:
-            item = await plant.submit(db)  # the running bot's outbox sends its card
-        await forward_until_the_opinion(server, plant, item)
-        before = max(r.id for r in await outbox(db))
-        calls = len(server.telegram.calls)
+    async for r in opinion_rounds(server, bot, db):
+        people_, plant, item, before, calls = r.people, r.plant, r.item, r.before, r.calls
         # The reply "Done" comes after the decision's commit: it hangs, and the process dies.
         done = server.hold("sendMessage", chat_id=plant.assessor.id, times=1)
         send_opinion(server, plant)
@@ -397,23 +417,14 @@ async def test_sigkill_after_a_decision_commits_sends_each_notification_once(
 async def test_a_notification_in_flight_at_a_sigkill_is_not_sent_twice(
     server: FakeBotApiServer, bot: BotProcess, db: Database
 ) -> None:
-    people_ = HttpHarness(server)
-    plant = Plant(people_)
-    await plant.seed(db)
     rounds = STRESS
     notices: list[OutboxMessage] = []  # every notification of the decisions
     sent: list[int] = []  # how many times Telegram accepted each of them
     arrived: list[int] = []  # how many times the worker read the notice that was in flight
     rows_to_worker: list[int] = []  # the worker's outbox rows per decision
     kept = 0
-    item = await plant.submit(db)
-    bot.start()
-    for n in range(rounds):
-        if n:
-            item = await plant.submit(db)  # the running bot's outbox sends its card
-        await forward_until_the_opinion(server, plant, item)
-        before = max(r.id for r in await outbox(db))
-        calls = len(server.telegram.calls)
+    async for r in opinion_rounds(server, bot, db):
+        people_, plant, item, before, calls = r.people, r.plant, r.item, r.before, r.calls
         # Telegram takes the worker's notice, and the process dies before it hears back.
         in_flight = server.hold("sendMessage", chat_id=plant.worker.id, accept=True)
         send_opinion(server, plant)
