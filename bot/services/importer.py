@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.services.audit import record_admin
 from bot.services.people import MAX_NAME
-from bot.services.units import MAX_HEADCOUNT, MAX_UNIT_NAME
+from bot.services.units import MAX_HEADCOUNT, MAX_UNIT_NAME, name_key
 from storage.db import Database
 from storage.models import Member, MemberGroup, MemberStatus, Unit
 
@@ -198,7 +198,7 @@ def _check_unit(
         result.errors.append(ImportError_(sheet, line, "empty_name"))
     elif len(name) > MAX_UNIT_NAME:
         result.errors.append(ImportError_(sheet, line, "name_too_long", name))
-    elif any(r.name.lower() == name.lower() for r in rows):
+    elif any(name_key(r.name) == name_key(name) for r in rows):
         result.errors.append(ImportError_(sheet, line, "duplicate", name))
     elif not headcount.isdecimal() or int(headcount) > MAX_HEADCOUNT:  # int() refuses "²"
         result.errors.append(ImportError_(sheet, line, "bad_headcount", headcount))
@@ -265,20 +265,20 @@ async def _apply(
     now: datetime,
 ) -> None:
     async with db.write() as session:
-        existing = {u.name.lower(): u for u in await session.scalars(select(Unit))}
+        existing = {name_key(u.name): u for u in await session.scalars(select(Unit))}
         for row in unit_rows:
-            unit = existing.get(row.name.lower())
+            unit = existing.get(name_key(row.name))
             if unit is None:
                 unit = Unit(name=row.name, headcount=row.headcount, created_at=now)
                 session.add(unit)
-                existing[row.name.lower()] = unit
+                existing[name_key(row.name)] = unit
                 result.units_created += 1
             else:
                 unit.headcount = row.headcount
                 result.units_updated += 1
         await session.flush()
         for mrow in member_rows:
-            unit = existing.get(mrow.unit.lower())
+            unit = existing.get(name_key(mrow.unit))
             if unit is None:
                 result.errors.append(ImportError_(mrow.sheet, mrow.line, "unknown_unit", mrow.unit))
                 continue

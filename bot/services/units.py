@@ -58,12 +58,17 @@ async def get_unit(db: Database, unit_id: int) -> Unit | None:
         return await session.get(Unit, unit_id)
 
 
+def name_key(name: str) -> str:
+    """Unit names are the same in any case. Folded here, not in SQL: the databases' lower()
+    differ (SQLite's folds ASCII letters only), and a plant has a few hundred units at most."""
+    return name.casefold()
+
+
 async def _name_taken(session: AsyncSession, name: str, except_id: int | None = None) -> bool:
-    """Another unit has this name, in any case. Compared here: the databases' lower() differ
-    (SQLite's folds ASCII letters only), and a plant has a few hundred units at most."""
-    wanted = name.casefold()
+    """Another unit has this name, in any case."""
+    wanted = name_key(name)
     rows = await session.execute(select(Unit.id, Unit.name))
-    return any(unit_id != except_id and other.casefold() == wanted for unit_id, other in rows)
+    return any(unit_id != except_id and name_key(other) == wanted for unit_id, other in rows)
 
 
 async def create_unit(
