@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -117,22 +117,32 @@ class ItemView:
         return self.verified if self.verified is not None else self.certified
 
 
+# Built once (every card shown or updated reads them).
+_CO_AUTHOR_NAMES = (
+    select(Member.name)
+    .join(ItemAuthor, ItemAuthor.member_id == Member.id)
+    .where(ItemAuthor.item_id == bindparam("item_id"), ItemAuthor.is_submitter.is_(False))
+    .order_by(Member.name)
+)
+_ATTACHMENT_COUNT = (
+    select(func.count()).select_from(Attachment).where(Attachment.item_id == bindparam("item_id"))
+)
+
+_HISTORY = (
+    select(ItemEvent, Member.name)
+    .outerjoin(Member, Member.id == ItemEvent.actor_id)
+    .where(ItemEvent.item_id == bindparam("item_id"))
+    .order_by(ItemEvent.created_at, ItemEvent.id)
+)
+
+
 async def load_view(session: AsyncSession, item: Item, *, history: bool = False) -> ItemView:
     """Read the names an item is shown with (and its history when asked)."""
     unit = await session.get(Unit, item.unit_id)
     category = await session.get(Category, item.category_id) if item.category_id else None
     author = await session.get(Member, item.author_id)
-    co_names = list(
-        await session.scalars(
-            select(Member.name)
-            .join(ItemAuthor, ItemAuthor.member_id == Member.id)
-            .where(ItemAuthor.item_id == item.id, ItemAuthor.is_submitter.is_(False))
-            .order_by(Member.name)
-        )
-    )
-    attachments = len(
-        list(await session.scalars(select(Attachment.id).where(Attachment.item_id == item.id)))
-    )
+    co_names = list(await session.scalars(_CO_AUTHOR_NAMES, {"item_id": item.id}))
+    attachments = int(await session.scalar(_ATTACHMENT_COUNT, {"item_id": item.id}) or 0)
     view = ItemView(
         id=item.id,
         kind=item.kind,
@@ -157,12 +167,7 @@ async def load_view(session: AsyncSession, item: Item, *, history: bool = False)
         attachments=attachments,
     )
     if history:
-        rows = await session.execute(
-            select(ItemEvent, Member.name)
-            .outerjoin(Member, Member.id == ItemEvent.actor_id)
-            .where(ItemEvent.item_id == item.id)
-            .order_by(ItemEvent.created_at, ItemEvent.id)
-        )
+        rows = await session.execute(_HISTORY, {"item_id": item.id})
         for event, actor_name in rows:
             hidden = item.anonymous and event.actor_id == item.author_id
             view.events.append(

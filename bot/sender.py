@@ -16,12 +16,13 @@ group, 30 a second in all). Here: claim a row, send it, record the outcome.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Executable, and_, bindparam, or_, select, update
 from telegram import (
     Bot,
     InlineKeyboardMarkup,
@@ -36,7 +37,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot import notify
 from bot.clock import Clock
 from bot.services.people import admins_in
-from storage.db import Database
+from storage.db import Database, set_parameters, set_values
 from storage.models import AnnouncementChat, Blob, Member, OutboxMessage, ScheduledPost
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,50 @@ def _markup(data: dict[str, Any]) -> ReplyMarkup | None:
     if "remove_keyboard" in data:
         return ReplyKeyboardRemove.de_json(data, None)
     return None
+
+
+# The sender's statements, built once (parameters: `now`, `stale` = now - STALE_CLAIM,
+# `row_id`): every message sent runs them.
+_NOW = bindparam("now", type_=OutboxMessage.not_before.type)
+_STALE = bindparam("stale", type_=OutboxMessage.not_before.type)
+_WAITING = select(OutboxMessage.chat_id).where(
+    or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.not_before > _NOW),
+        and_(OutboxMessage.status == "sending", OutboxMessage.not_before > _STALE),
+    )
+)
+_DUE = (
+    select(OutboxMessage)
+    .where(
+        OutboxMessage.status.in_(("pending", "sending")),
+        OutboxMessage.not_before <= _NOW,
+        OutboxMessage.chat_id.not_in(_WAITING),
+    )
+    .order_by(OutboxMessage.id)
+    .limit(BATCH)
+)
+_CLAIM = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("row_id"),
+        or_(
+            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= _NOW),
+            and_(OutboxMessage.status == "sending", OutboxMessage.not_before <= _STALE),
+        ),
+    )
+    .values(status="sending", not_before=_NOW, attempts=OutboxMessage.attempts + 1)
+)
+
+
+@functools.cache
+def _finish_update(columns: frozenset[str]) -> Executable:
+    """Record a row's outcome in `columns` (parameters `row_id` and the columns' values), built
+    once for each set of columns."""
+    return (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == bindparam("row_id"))
+        .values(set_parameters(OutboxMessage, columns))
+    )
 
 
 class OutboxSender:
@@ -108,28 +153,8 @@ class OutboxSender:
         """One batch of due rows, skipping chats whose earlier row must wait (order per chat).
         The second value says whether another batch may have work."""
         now = self.clock.now()
-        waiting = select(OutboxMessage.chat_id).where(
-            or_(
-                and_(OutboxMessage.status == "pending", OutboxMessage.not_before > now),
-                and_(
-                    OutboxMessage.status == "sending",
-                    OutboxMessage.not_before > now - STALE_CLAIM,
-                ),
-            )
-        )
         async with self.db.read() as session:
-            rows = list(
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(
-                        OutboxMessage.status.in_(("pending", "sending")),
-                        OutboxMessage.not_before <= now,
-                        OutboxMessage.chat_id.not_in(waiting),
-                    )
-                    .order_by(OutboxMessage.id)
-                    .limit(BATCH)
-                )
-            )
+            rows = list(await session.scalars(_DUE, {"now": now, "stale": now - STALE_CLAIM}))
         sent = tried = 0
         blocked: set[int] = set()
         for row in rows:
@@ -152,16 +177,9 @@ class OutboxSender:
 
     async def _claim(self, row: OutboxMessage, now: datetime) -> bool:
         """Take the row for this process with a conditional update; False if another has it."""
-        claimable = or_(
-            and_(OutboxMessage.status == "pending", OutboxMessage.not_before <= now),
-            and_(OutboxMessage.status == "sending", OutboxMessage.not_before <= now - STALE_CLAIM),
-        )
+        values = {"row_id": row.id, "now": now, "stale": now - STALE_CLAIM}
         async with self.db.write() as session:
-            result = await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id, claimable)
-                .values(status="sending", not_before=now, attempts=OutboxMessage.attempts + 1)
-            )
+            result = await session.execute(_CLAIM, values)
             return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def _abandon(self, row: OutboxMessage, now: datetime) -> None:
@@ -180,10 +198,9 @@ class OutboxSender:
             logger.warning("Outbox message %s was in flight when its process stopped", row.id)
 
     async def _finish(self, row_id: int, **values: Any) -> None:
+        parameters = {"row_id": row_id} | set_values(values)
         async with self.db.write() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
-            )
+            await session.execute(_finish_update(frozenset(values)), parameters)
 
     async def _send(self, bot: Bot, row: OutboxMessage) -> bool:
         """Send one row and record what happened; True when it was delivered."""

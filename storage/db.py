@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import Table, event
+from sqlalchemy import BindParameter, Table, bindparam, event
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -40,6 +40,18 @@ def table_of(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def set_parameters(model: type[Any], columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """The SET clause of an UPDATE built once for these `columns`: parameter `v_<column>` each
+    (see `set_values`), typed like its column."""
+    table = table_of(model)
+    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in sorted(columns)}
+
+
+def set_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters for a `set_parameters` clause."""
+    return {f"v_{name}": value for name, value in values.items()}
 
 
 def ensure_sqlite_dir(url: str) -> None:

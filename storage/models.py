@@ -269,11 +269,13 @@ class ItemAuthor(Base):
     """Every author of an item (the submitter and co-authors share its credit equally)."""
 
     __tablename__ = "item_author"
+    # A member's items, latest first, straight from the index (/my reads a page of five).
+    __table_args__ = (Index("ix_item_author_member_item", "member_id", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("item.id", ondelete="CASCADE"), primary_key=True
     )
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True, index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
     is_submitter: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -345,7 +347,9 @@ class OutboxMessage(Base):
     method: Mapped[str] = mapped_column(String(32), default="sendMessage")
     payload: Mapped[dict[str, Any]] = mapped_column()
     purpose: Mapped[str | None] = mapped_column(String(40))
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id", ondelete="SET NULL"))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("item.id", ondelete="SET NULL"), index=True
+    )
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal, DecimalException
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.amounts import AmountError, parse_amount
@@ -42,11 +42,12 @@ EDITABLE_FIELDS = {
 }
 
 
+_CURRENT = select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
+
+
 async def current(session: AsyncSession) -> Campaign | None:
     """The active campaign (the newest one if several are marked active)."""
-    return await session.scalar(
-        select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
-    )
+    return await session.scalar(_CURRENT)
 
 
 async def get_current(db: Database) -> Campaign | None:
@@ -76,12 +77,18 @@ async def ensure_default(db: Database, today: date) -> Campaign:
         return campaign
 
 
+_ALL_CATEGORIES = (
+    select(Category)
+    .where(Category.campaign_id == bindparam("campaign_id"))
+    .order_by(Category.position, Category.id)
+)
+_CURRENT_CATEGORIES = _ALL_CATEGORIES.where(Category.archived.is_(False))
+
+
 async def categories(db: Database, campaign_id: int, *, archived: bool = False) -> list[Category]:
     async with db.read() as session:
-        query = select(Category).where(Category.campaign_id == campaign_id)
-        if not archived:
-            query = query.where(Category.archived.is_(False))
-        return list(await session.scalars(query.order_by(Category.position, Category.id)))
+        query = _ALL_CATEGORIES if archived else _CURRENT_CATEGORIES
+        return list(await session.scalars(query, {"campaign_id": campaign_id}))
 
 
 async def update_field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Executable, Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
@@ -56,16 +57,25 @@ async def next_number(
 ) -> str:
     """The next registration number: one atomic upsert on the counter row, so numbers are
     unique and gap-free (a rolled-back submission gives its number back)."""
+    values = {"campaign_id": campaign.id, "kind": kind, "year": year}
+    value: int = (await session.execute(_next_value(sqlite), values)).scalar_one()
+    prefix = campaign.idea_prefix if kind == ItemKind.IDEA else campaign.waste_prefix
+    return f"{prefix}-{year}-{value:04d}"
+
+
+@functools.cache
+def _next_value(sqlite: bool) -> Executable:
+    """The counter's upsert (parameters `campaign_id`, `kind`, `year`), built once."""
     statement = dialect_insert(sqlite, Counter).values(
-        campaign_id=campaign.id, kind=kind, year=year, last_value=1
+        campaign_id=bindparam("campaign_id"),
+        kind=bindparam("kind"),
+        year=bindparam("year"),
+        last_value=1,
     )
-    upsert = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["campaign_id", "kind", "year"],
         set_={"last_value": Counter.last_value + 1},
     ).returning(Counter.last_value)
-    value: int = (await session.execute(upsert)).scalar_one()
-    prefix = campaign.idea_prefix if kind == ItemKind.IDEA else campaign.waste_prefix
-    return f"{prefix}-{year}-{value:04d}"
 
 
 def check_text(title: str, body: str) -> None:
@@ -84,38 +94,49 @@ async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
     the unit has none); the committee's decision and verification: the committee; a waste
     report: the unit's assessors and the office. Nobody is left without an answer: with no
     such reviewer at all, the office gets it."""
-    reachable = (Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
-    assessors = select(Member).join(UnitAssessor, UnitAssessor.member_id == Member.id)
-    assessors = assessors.where(UnitAssessor.unit_id == item.unit_id, *reachable)
-    committee = select(Member).where(Member.is_committee.is_(True), *reachable)
-    office = select(Member).where(Member.is_admin.is_(True), *reachable)
+    assessors, committee, office = _REVIEWERS
     stages: dict[str, list[Select[Any]]] = {
         ItemStatus.FIRST_REVIEW: [assessors],
         ItemStatus.APPROVED: [assessors],
         ItemStatus.COMMITTEE: [committee],
         ItemStatus.IMPLEMENTED: [committee],
     }
+    values = {"unit_id": item.unit_id}
     found: dict[int, Member] = {}
     for query in stages.get(item.status, [assessors, office]):
-        for member in await session.scalars(query.order_by(Member.id)):
+        for member in await session.scalars(query, values):
             found.setdefault(member.id, member)
     if not found and item.status == ItemStatus.APPROVED:
-        for member in await session.scalars(committee.order_by(Member.id)):
+        for member in await session.scalars(committee):
             found.setdefault(member.id, member)
     if not found:
-        for member in await session.scalars(office.order_by(Member.id)):
+        for member in await session.scalars(office):
             found.setdefault(member.id, member)
     return list(found.values())
 
 
+def _reviewers() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """A unit's assessors (parameter `unit_id`), the committee and the office, each reachable
+    and ordered by id: built once."""
+    reachable = (Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
+    assessors = select(Member).join(UnitAssessor, UnitAssessor.member_id == Member.id)
+    assessors = assessors.where(UnitAssessor.unit_id == bindparam("unit_id"), *reachable)
+    committee = select(Member).where(Member.is_committee.is_(True), *reachable)
+    office = select(Member).where(Member.is_admin.is_(True), *reachable)
+    return tuple(query.order_by(Member.id) for query in (assessors, committee, office))  # type: ignore[return-value]
+
+
+_REVIEWERS = _reviewers()
+_HAS_ASSESSOR = (
+    select(func.count())
+    .select_from(UnitAssessor)
+    .join(Member, Member.id == UnitAssessor.member_id)
+    .where(UnitAssessor.unit_id == bindparam("unit_id"), Member.status == MemberStatus.ACTIVE)
+)
+
+
 async def _has_assessor(session: AsyncSession, unit_id: int) -> bool:
-    query = (
-        select(func.count())
-        .select_from(UnitAssessor)
-        .join(Member, Member.id == UnitAssessor.member_id)
-        .where(UnitAssessor.unit_id == unit_id, Member.status == MemberStatus.ACTIVE)
-    )
-    return bool(await session.scalar(query))
+    return bool(await session.scalar(_HAS_ASSESSOR, {"unit_id": unit_id}))
 
 
 def add_attachments(
@@ -149,6 +170,12 @@ class Submitted:
     reviewers: int  # how many reviewers were sent the card
 
 
+_BY_CLIENT_KEY = select(Item).where(Item.client_key == bindparam("key"))
+_ACTIVE_AMONG = select(Member.id).where(
+    Member.id.in_(bindparam("ids", expanding=True)), Member.status == MemberStatus.ACTIVE
+)
+
+
 async def submit(
     db: Database,
     campaign_id: int,
@@ -166,7 +193,7 @@ async def submit(
         raise ServiceError("forbidden")
     async with db.write() as session:
         if draft.key:
-            existing = await session.scalar(select(Item).where(Item.client_key == draft.key))
+            existing = await session.scalar(_BY_CLIENT_KEY, {"key": draft.key})
             if existing is not None:
                 return Submitted(existing, created=False, reviewers=0)
         campaign = await session.get(Campaign, campaign_id)
@@ -205,13 +232,7 @@ async def submit(
         session.add(ItemAuthor(item_id=item.id, member_id=author.id, is_submitter=True))
         co_authors = set(draft.co_author_ids) - {author.id}
         if co_authors and draft.kind == ItemKind.IDEA:
-            found = set(
-                await session.scalars(
-                    select(Member.id).where(
-                        Member.id.in_(co_authors), Member.status == MemberStatus.ACTIVE
-                    )
-                )
-            )
+            found = set(await session.scalars(_ACTIVE_AMONG, {"ids": sorted(co_authors)}))
             for member_id in sorted(found):
                 session.add(ItemAuthor(item_id=item.id, member_id=member_id))
         event = ItemEvent(
@@ -245,27 +266,31 @@ async def tell_draft_discarded(
 MY_PAGE = 5
 
 
-def _mine(member_id: int) -> Select[Any]:
-    return select(ItemAuthor.item_id).where(ItemAuthor.member_id == member_id)
+_MINE = select(ItemAuthor.item_id).where(ItemAuthor.member_id == bindparam("member_id"))
+_COUNT_MINE = select(func.count()).select_from(_MINE.subquery())
+# Latest registered first: ids grow with registration, and the page's five ids come straight
+# from the (member, item) index however many items the member has.
+_PAGE_OF_MINE = (
+    select(Item)
+    .where(
+        Item.id.in_(
+            _MINE.order_by(ItemAuthor.item_id.desc()).offset(bindparam("offset")).limit(MY_PAGE)
+        )
+    )
+    .order_by(Item.id.desc())
+)
 
 
 async def count_of(db: Database, member_id: int) -> int:
     async with db.read() as session:
-        query = select(func.count()).select_from(_mine(member_id).subquery())
-        return int(await session.scalar(query) or 0)
+        return int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
 
 
 async def page_of(db: Database, member_id: int, page: int) -> list[Item]:
-    """One page of the member's items (as submitter or co-author), newest first."""
+    """One page of the member's items (as submitter or co-author), latest registered first."""
     async with db.read() as session:
-        query = (
-            select(Item)
-            .where(Item.id.in_(_mine(member_id)))
-            .order_by(Item.submitted_at.desc(), Item.id.desc())
-            .offset(page * MY_PAGE)
-            .limit(MY_PAGE)
-        )
-        return list(await session.scalars(query))
+        values = {"member_id": member_id, "offset": page * MY_PAGE}
+        return list(await session.scalars(_PAGE_OF_MINE, values))
 
 
 async def view_for_author(db: Database, item_id: int, member_id: int) -> cards.ItemView:

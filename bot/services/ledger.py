@@ -11,6 +11,7 @@ changed: `ensure_current` runs at every start).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Executable,
+    bindparam,
     delete,
     func,
     insert,
@@ -31,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.periods import Period, PeriodKind, containing
-from storage.db import Database, dialect_insert
+from storage.db import Database, dialect_insert, table_of
 from storage.models import (
     Campaign,
     Item,
@@ -72,16 +74,20 @@ def keys_for(approved_at: datetime | None, tz: ZoneInfo) -> list[str]:
     return [containing(kind, day).key for kind in KINDS] + [ALL]
 
 
-def _upsert(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
-    statement = dialect_insert(is_sqlite, MemberSaving).values(rows)
+@functools.cache
+def _upsert(is_sqlite: bool) -> Executable:
+    """Add to members' rows (parameters: the row's columns; one set per row), built once."""
+    statement = dialect_insert(is_sqlite, table_of(MemberSaving))
     return statement.on_conflict_do_update(
         index_elements=["campaign_id", "period", "member_id"],
         set_={"fen": MemberSaving.fen + statement.excluded.fen},
     )
 
 
-def _upsert_units(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
-    statement = dialect_insert(is_sqlite, UnitSaving).values(rows)
+@functools.cache
+def _upsert_units(is_sqlite: bool) -> Executable:
+    """Add to units' rows (parameters: the row's columns; one set per row), built once."""
+    statement = dialect_insert(is_sqlite, table_of(UnitSaving))
     return statement.on_conflict_do_update(
         index_elements=["campaign_id", "period", "unit_id"],
         set_={
@@ -89,6 +95,13 @@ def _upsert_units(is_sqlite: bool, rows: list[dict[str, object]]) -> Executable:
             "approved": UnitSaving.approved + statement.excluded.approved,
         },
     )
+
+
+_AUTHOR_IDS = (
+    select(ItemAuthor.member_id)
+    .where(ItemAuthor.item_id == bindparam("item_id"))
+    .order_by(ItemAuthor.member_id)
+)
 
 
 async def credit(
@@ -118,17 +131,11 @@ async def credit(
         }
         for key in keys
     ]
-    await session.execute(_upsert_units(is_sqlite, unit_rows))
+    await session.execute(_upsert_units(is_sqlite), unit_rows)
     if delta == 0:
         return
     # In member order: two decisions at once lock their authors' rows in the same order.
-    authors = list(
-        await session.scalars(
-            select(ItemAuthor.member_id)
-            .where(ItemAuthor.item_id == item.id)
-            .order_by(ItemAuthor.member_id)
-        )
-    )
+    authors = list(await session.scalars(_AUTHOR_IDS, {"item_id": item.id}))
     if not authors:
         return
     share = delta / len(authors)
@@ -137,7 +144,7 @@ async def credit(
         for key in keys
         for member_id in authors
     ]
-    await session.execute(_upsert(is_sqlite, rows))
+    await session.execute(_upsert(is_sqlite), rows)
 
 
 def counted_fen_of(item: Item) -> int:

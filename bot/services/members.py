@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from storage.db import Database
 from storage.models import Member
+
+# Built once: every update looks its sender up (building a statement costs more than running it).
+_BY_TELEGRAM_ID = select(Member).where(Member.telegram_id == bindparam("telegram_id"))
 
 
 async def by_telegram_id(db: Database, telegram_id: int) -> Member | None:
     """The member with this Telegram user id, if any."""
     async with db.read() as session:
-        return await session.scalar(select(Member).where(Member.telegram_id == telegram_id))
+        return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
 
 async def set_language(db: Database, member_id: int, lang: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notify
@@ -48,14 +48,18 @@ def clean_name(name: str) -> str:
     return name
 
 
+# The units a member assesses (parameter `member_id`), built once.
+ASSESSED_UNITS = select(UnitAssessor.unit_id).where(
+    UnitAssessor.member_id == bindparam("member_id")
+)
+
+
 async def access_of(db: Database, member: Member | None) -> Access:
     """The roles of an active member; nobody's roles for strangers and inactive members."""
     if member is None or member.status != MemberStatus.ACTIVE:
         return NOBODY
     async with db.read() as session:
-        units = await session.scalars(
-            select(UnitAssessor.unit_id).where(UnitAssessor.member_id == member.id)
-        )
+        units = await session.scalars(ASSESSED_UNITS, {"member_id": member.id})
         return Access(member.id, member.is_admin, member.is_committee, frozenset(units))
 
 

@@ -12,15 +12,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Executable, Integer, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
 from bot.config import Settings
-from bot.services import ledger
+from bot.services import ledger, people
 from bot.services.errors import ServiceError
 from bot.services.items import add_attachments, reviewers_for
-from storage.db import Database
+from storage.db import Database, set_parameters, set_values
 from storage.models import (
     Attachment,
     Campaign,
@@ -33,7 +33,6 @@ from storage.models import (
     MemberStatus,
     OutboxMessage,
     Unit,
-    UnitAssessor,
 )
 from storage.types import UTCDateTime
 
@@ -106,22 +105,56 @@ class Actor:
         return assessor or m.is_admin  # waste reports: the unit's assessors and the office
 
 
+# The statements of every decision are built once: building one costs more than running it.
+_IS_AUTHOR = (
+    select(func.count())
+    .select_from(ItemAuthor)
+    .where(
+        ItemAuthor.item_id == bindparam("item_id"), ItemAuthor.member_id == bindparam("member_id")
+    )
+)
+_AUTHORS = (
+    select(Member)
+    .join(ItemAuthor, ItemAuthor.member_id == Member.id)
+    .where(ItemAuthor.item_id == bindparam("item_id"))
+    .order_by(Member.id)
+)
+_CANCEL_UNSENT_CARDS = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.item_id == bindparam("card_item"),
+        OutboxMessage.purpose.in_(("review_card", "review_file")),
+        OutboxMessage.status == "pending",
+    )
+    .values(status="cancelled")
+    .execution_options(synchronize_session=False)
+)
+_SENT_CARDS = (
+    select(OutboxMessage.chat_id, OutboxMessage.message_id, OutboxMessage.member_id)
+    .where(
+        OutboxMessage.item_id == bindparam("item_id"),
+        OutboxMessage.purpose == "review_card",
+        OutboxMessage.status == "sent",
+        OutboxMessage.message_id.is_not(None),
+    )
+    .order_by(OutboxMessage.id)
+)
+_MEMBERS = select(Member).where(Member.id.in_(bindparam("ids", expanding=True)))
+_ATTACHMENTS = (
+    select(Attachment).where(Attachment.item_id == bindparam("item_id")).order_by(Attachment.id)
+)
+
+
 async def _actor(session: AsyncSession, member_id: int) -> Actor:
     member = await session.get(Member, member_id)
     if member is None or member.status != MemberStatus.ACTIVE:
         raise ServiceError("forbidden")
-    units = await session.scalars(
-        select(UnitAssessor.unit_id).where(UnitAssessor.member_id == member_id)
-    )
+    units = await session.scalars(people.ASSESSED_UNITS, {"member_id": member_id})
     return Actor(member, frozenset(units))
 
 
 async def _is_author(session: AsyncSession, item_id: int, member_id: int) -> bool:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(ItemAuthor)
-        .where(ItemAuthor.item_id == item_id, ItemAuthor.member_id == member_id)
-    )
+    count = await session.scalar(_IS_AUTHOR, {"item_id": item_id, "member_id": member_id})
     return bool(count)
 
 
@@ -291,10 +324,8 @@ async def decide(
         if target in CLOSED:
             values["closed_at"] = now
         result = await session.execute(
-            update(Item)
-            .where(Item.id == item_id, Item.status == current)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+            _decision_update(frozenset(values)),
+            {"item_id_": item_id, "status_": current} | set_values(values),
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             # Another decision committed first (PostgreSQL re-reads the row under the lock).
@@ -340,6 +371,18 @@ async def decide(
         return Decision(item, event, actor_name)
 
 
+@functools.cache
+def _decision_update(columns: frozenset[str]) -> Executable:
+    """The conditional update of an item's `columns` (parameters `item_id_`, `status_` and
+    the columns' values), built once for each set of columns a decision writes."""
+    return (
+        update(Item)
+        .where(Item.id == bindparam("item_id_"), Item.status == bindparam("status_"))
+        .values(set_parameters(Item, columns))
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _holders(session: AsyncSession, item: Item, asker: int | None) -> list[Member]:
     """Who holds the item at its new stage (gets a card with the stage's decisions)."""
     if item.status in CLOSED or item.status == S.NEEDS_INFO:
@@ -362,12 +405,7 @@ async def _tell_authors(
 ) -> None:
     if action == "answer":
         return
-    authors = await session.scalars(
-        select(Member)
-        .join(ItemAuthor, ItemAuthor.member_id == Member.id)
-        .where(ItemAuthor.item_id == item.id)
-        .order_by(Member.id)
-    )
+    authors = await session.scalars(_AUTHORS, {"item_id": item.id})
     notify.decision_to_authors(session, list(authors), view, action, text, default_lang, now)
 
 
@@ -387,35 +425,11 @@ async def _update_cards(
     """Every copy of the card shows the decision; holders of the new stage get its buttons
     (on their existing copy, or on a new card)."""
     # Cards not sent yet would be stale: they are not sent at all.
-    await session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.item_id == view.id,
-            OutboxMessage.purpose.in_(("review_card", "review_file")),
-            OutboxMessage.status == "pending",
-        )
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    sent = list(
-        await session.execute(
-            select(OutboxMessage.chat_id, OutboxMessage.message_id, OutboxMessage.member_id)
-            .where(
-                OutboxMessage.item_id == view.id,
-                OutboxMessage.purpose == "review_card",
-                OutboxMessage.status == "sent",
-                OutboxMessage.message_id.is_not(None),
-            )
-            .order_by(OutboxMessage.id)
-        )
-    )
+    await session.execute(_CANCEL_UNSENT_CARDS, {"card_item": view.id})
+    sent = list(await session.execute(_SENT_CARDS, {"item_id": view.id}))
     holder_ids = {m.id for m in holders}
-    members = {
-        m.id: m
-        for m in await session.scalars(
-            select(Member).where(Member.id.in_({row.member_id for row in sent if row.member_id}))
-        )
-    }
+    ids = sorted({row.member_id for row in sent if row.member_id})
+    members = {m.id: m for m in await session.scalars(_MEMBERS, {"ids": ids})} if ids else {}
     kept: set[int] = set()
     for chat_id, message_id, member_id in sent:
         if message_id is None:
@@ -468,11 +482,7 @@ async def open_card(
                 raise await _already(session, item, tz)
             raise ServiceError("forbidden")
         view = await cards.load_view(session, item)
-        attachments = list(
-            await session.scalars(
-                select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)
-            )
-        )
+        attachments = list(await session.scalars(_ATTACHMENTS, {"item_id": item.id}))
         notify.review_cards(session, view, [actor.member], attachments, default_lang, now)
 
 

@@ -45,12 +45,13 @@ def parse_name_and_headcount(text: str) -> tuple[str, int]:
     return match.group(1), parse_headcount(match.group(2))
 
 
+_ALL_UNITS = select(Unit).order_by(Unit.name)
+_CURRENT_UNITS = select(Unit).where(Unit.archived.is_(False)).order_by(Unit.name)
+
+
 async def list_units(db: Database, *, archived: bool = False) -> list[Unit]:
     async with db.read() as session:
-        query = select(Unit)
-        if not archived:
-            query = query.where(Unit.archived.is_(False))
-        return list(await session.scalars(query.order_by(Unit.name)))
+        return list(await session.scalars(_ALL_UNITS if archived else _CURRENT_UNITS))
 
 
 async def get_unit(db: Database, unit_id: int) -> Unit | None:

@@ -86,6 +86,20 @@ CONTENT_FIELDS = (
 )
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-like data (a fast path for dicts, lists and scalars)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    if isinstance(value, _SCALARS):
+        return value
+    return copy.deepcopy(value)
+
+
 def transport_fault(body: Mapping[str, Any]) -> str | None:
     """``"network"``, ``"connect_timeout"`` or ``"timeout"`` if ``handle`` answered with a
     transport-level fault."""
@@ -351,7 +365,7 @@ class FakeTelegram:
         ``params`` are Python values (uploaded files as :class:`UploadedFile`); ``files`` are
         multipart parts referenced as ``attach://<name>``.
         """
-        p: JSON = copy.deepcopy(dict(params))
+        p: JSON = _copy(dict(params))
         files = dict(files or {})
         call = Call(method, p, self.clock())
         self.calls.append(call)
@@ -648,7 +662,7 @@ class FakeTelegram:
             "from": dict(from_user),
             "date": int(self.clock()),
             "chat": chat.to_dict(),
-            **copy.deepcopy(dict(content)),
+            **_copy(dict(content)),
         }
         if reply_to_message_id is not None:
             target = self.message(chat.id, reply_to_message_id)
@@ -659,7 +673,7 @@ class FakeTelegram:
         stored = StoredMessage(chat.id, data["message_id"], data, from_bot=False)
         stored.sent_seq = self._bump()
         chat.messages[stored.message_id] = stored
-        return copy.deepcopy(data)
+        return _copy(data)
 
     def register_callback_query(
         self,
@@ -743,7 +757,7 @@ class FakeTelegram:
         self, record: FileRecord, *, duration: int | None = None, emoji: str | None = None
     ) -> Any:
         if record.kind == "photo" and record.photo_sizes:
-            return copy.deepcopy(record.photo_sizes)
+            return _copy(record.photo_sizes)
         base: JSON = {
             "file_id": record.file_id,
             "file_unique_id": record.file_unique_id,
@@ -833,7 +847,7 @@ class FakeTelegram:
     @staticmethod
     def _shallow(data: JSON) -> JSON:
         """A message as embedded in another one (without its own reply)."""
-        out = copy.deepcopy(data)
+        out = _copy(data)
         out.pop("reply_to_message", None)
         return out
 
@@ -935,7 +949,7 @@ class FakeTelegram:
         stored = self._store_bot_message(
             chat, content, p, source=p["text"], parse_mode=p.get("parse_mode")
         )
-        return copy.deepcopy(stored.data)
+        return _copy(stored.data)
 
     def _send_media(self, kind: str) -> Handler:
         def send(p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
@@ -954,19 +968,19 @@ class FakeTelegram:
             stored = self._store_bot_message(
                 chat, content, p, source=p.get("caption"), parse_mode=p.get("parse_mode")
             )
-            return copy.deepcopy(stored.data)
+            return _copy(stored.data)
 
         return send
 
     def _send_location(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         chat = self._writable(p["chat_id"])
         content = {"location": {"latitude": p["latitude"], "longitude": p["longitude"]}}
-        return copy.deepcopy(self._store_bot_message(chat, content, p).data)
+        return _copy(self._store_bot_message(chat, content, p).data)
 
     def _send_contact(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         chat = self._writable(p["chat_id"])
         contact = {k: p[k] for k in ("phone_number", "first_name", "last_name", "vcard") if k in p}
-        return copy.deepcopy(self._store_bot_message(chat, {"contact": contact}, p).data)
+        return _copy(self._store_bot_message(chat, {"contact": contact}, p).data)
 
     def _send_media_group(self, p: JSON, files: Mapping[str, UploadedFile]) -> list[JSON]:
         chat = self._writable(p["chat_id"])
@@ -987,7 +1001,7 @@ class FakeTelegram:
                 source=item.get("caption"),
                 parse_mode=item.get("parse_mode"),
             )
-            out.append(copy.deepcopy(stored.data))
+            out.append(_copy(stored.data))
         return out
 
     def _source_message(self, p: JSON, what: str) -> StoredMessage:
@@ -1000,7 +1014,7 @@ class FakeTelegram:
     def _copy_message(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         source = self._source_message(p, "copy")
         chat = self._writable(p["chat_id"])
-        content = {k: copy.deepcopy(v) for k, v in source.data.items() if k in CONTENT_FIELDS}
+        content = {k: _copy(v) for k, v in source.data.items() if k in CONTENT_FIELDS}
         src_text, mode = source.source, source.parse_mode
         if "caption" in p and any(k in content for k in CAPTIONED_MEDIA):
             self._set_caption(content, p["caption"], p.get("parse_mode"), p.get("caption_entities"))
@@ -1011,11 +1025,11 @@ class FakeTelegram:
     def _forward_message(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         source = self._source_message(p, "forward")
         chat = self._writable(p["chat_id"])
-        content = {k: copy.deepcopy(v) for k, v in source.data.items() if k in CONTENT_FIELDS}
+        content = {k: _copy(v) for k, v in source.data.items() if k in CONTENT_FIELDS}
         content["forward_origin"] = {
             "type": "user",
             "date": source.data["date"],
-            "sender_user": copy.deepcopy(source.data.get("from", self.bot_user)),
+            "sender_user": _copy(source.data.get("from", self.bot_user)),
         }
         stored = self._store_bot_message(
             chat,
@@ -1024,7 +1038,7 @@ class FakeTelegram:
             source=source.source,
             parse_mode=source.parse_mode,
         )
-        return copy.deepcopy(stored.data)
+        return _copy(stored.data)
 
     # == methods: editing and deleting =========================================================
 
@@ -1066,7 +1080,7 @@ class FakeTelegram:
             message.source, message.parse_mode = source, p.get("parse_mode")
         message.data["edit_date"] = int(self.clock())
         message.edit_seq = self._bump()
-        return copy.deepcopy(message.data)
+        return _copy(message.data)
 
     def _edit_message_text(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         message = self._editable(p)
@@ -1173,7 +1187,7 @@ class FakeTelegram:
         return True
 
     def _get_my_commands(self, p: JSON, files: Mapping[str, UploadedFile]) -> list[JSON]:
-        return copy.deepcopy(self.commands.get(self._commands_key(p), []))
+        return _copy(self.commands.get(self._commands_key(p), []))
 
     def _delete_my_commands(self, p: JSON, files: Mapping[str, UploadedFile]) -> bool:
         self.commands.pop(self._commands_key(p), None)
@@ -1255,7 +1269,7 @@ class FakeTelegram:
 
     def _get_webhook_info(self, p: JSON, files: Mapping[str, UploadedFile]) -> JSON:
         info = {
-            **copy.deepcopy(self.webhook),
+            **_copy(self.webhook),
             "has_custom_certificate": False,
             "pending_update_count": len(self.updates),
         }
@@ -1275,7 +1289,7 @@ class FakeTelegram:
         elif isinstance(offset, int) and offset < 0:
             self.updates = self.updates[offset:]
         limit = p.get("limit") or 100
-        return copy.deepcopy(self.updates[:limit])
+        return _copy(self.updates[:limit])
 
     # == methods: chats and files ==============================================================
 

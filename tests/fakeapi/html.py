@@ -22,6 +22,7 @@ offsets and lengths in UTF-16 code units, so that limits can be checked after pa
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,7 +335,16 @@ class _Parser:
 
 
 def parse_html(source: str) -> ParsedText:
-    """Parse Telegram HTML; raise :class:`HtmlParseError` with Telegram-like wording."""
+    """Parse Telegram HTML; raise :class:`HtmlParseError` with Telegram-like wording.
+
+    A call is validated and then stored, and bots resend the same texts: recent results are
+    kept (errors are not) and each caller gets its own entity dicts."""
+    parsed = _parse_cached(source)
+    return ParsedText(parsed.text, [dict(entity) for entity in parsed.entities])
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(source: str) -> ParsedText:
     return _Parser(source).run()
 
 

@@ -465,9 +465,10 @@ class ApiSpec:
     ) -> list[Violation]:
         out: list[Violation] = []
         for fld in fields.values():
-            fpath = f"{path}.{fld.name}"
-            if fld.name not in value or value[fld.name] is None:
+            item = value.get(fld.name)
+            if item is None:
                 if fld.required:
+                    fpath = f"{path}.{fld.name}"
                     if top_level:
                         reason = _MISSING_ERRORS.get(
                             fld.name, f'parameter "{fld.name}" is required'
@@ -476,7 +477,7 @@ class ApiSpec:
                         reason = f'can\'t parse {owner}: field "{fld.name}" is required'
                     out.append(Violation(fpath, f"Bad Request: {reason}", "missing"))
                 continue
-            item = value[fld.name]
+            fpath = f"{path}.{fld.name}"
             errors = self._check_union(item, fld.types, fpath)
             if errors:
                 out.extend(errors)
