@@ -46,6 +46,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: Member | None = None
+        self.member_looked_up = False  # `member` was read with the redelivery check
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False

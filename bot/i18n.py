@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -59,17 +60,35 @@ class Translator:
     def _(self, message: str, **kwargs: Any) -> str:
         """The translated HTML text, with every argument escaped."""
         text = self._t.gettext(message)
-        return str(Markup(text).format(**kwargs)) if kwargs else text
+        return _html_format(text, kwargs) if kwargs else text
 
     def n_(self, singular: str, plural: str, n: int, **kwargs: Any) -> str:
         """The plural-aware translated HTML text; `n` is available as `{n}`."""
         text = self._t.ngettext(singular, plural, n)
-        return str(Markup(text).format(n=n, **kwargs))
+        return _html_format(text, {"n": n, **kwargs})
 
     def plain(self, message: str, **kwargs: Any) -> str:
         """The translated text for places that are not parsed as HTML."""
         text = self._t.gettext(message)
         return text.format(**kwargs) if kwargs else text
+
+
+_NUMBERS = (int, float, Decimal)
+
+
+def _html_format(template: str, values: dict[str, Any]) -> str:
+    """`Markup(template).format(**values)`: texts escaped, `Markup` kept. The usual arguments
+    (texts, Markup and numbers, whose digits need no escaping) take str.format, several times
+    faster; anything else goes through markupsafe's formatter."""
+    escaped: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, str):
+            escaped[name] = value if isinstance(value, Markup) else escape(value)
+        elif isinstance(value, _NUMBERS):
+            escaped[name] = value
+        else:
+            return str(Markup(template).format(**values))
+    return template.format(**escaped)
 
 
 @cache

@@ -28,10 +28,15 @@ LANG_NAMES = {"zh": "中文", "en": "English"}
 
 
 async def skip_redelivered(update: Update, context: BotContext) -> None:
-    """Runs first: an update Telegram delivers again after it was handled is ignored."""
+    """Runs first: an update Telegram delivers again after it was handled is ignored. The
+    sender's member row comes with the answer (`load_member` uses it)."""
+    user = update.effective_user
     try:
         async with context.db.read() as session:
-            again = await updates.was_handled(session, update.update_id)
+            again, context.member = await updates.first_look(
+                session, update.update_id, user.id if user else None
+            )
+        context.member_looked_up = True
     except Exception:
         logger.error("Could not look up update %s", update.update_id, exc_info=True)
         _fallback_language(update, context)
@@ -72,7 +77,8 @@ async def _load_member(update: Update, context: BotContext) -> None:
     context.lang = context.settings.default_language
     if user is None:
         return
-    context.member = await members.by_telegram_id(context.db, user.id)
+    if not context.member_looked_up:
+        context.member = await members.by_telegram_id(context.db, user.id)
     if user.id in context.settings.admin_ids and (
         context.member is None
         or not context.member.is_admin

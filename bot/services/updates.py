@@ -13,12 +13,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import CursorResult, Executable, bindparam, delete, select
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Executable,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database, dialect_insert, table_of
-from storage.models import ProcessedUpdate
+from storage.models import Member, ProcessedUpdate
 
 MEMORY = timedelta(hours=48)
 
@@ -26,11 +35,22 @@ MEMORY = timedelta(hours=48)
 _WAS_HANDLED = select(ProcessedUpdate.update_id).where(
     ProcessedUpdate.update_id == bindparam("update_id")
 )
+# Whether the update was handled, and its sender's member row if any: one statement (every
+# update starts with both), built once.
+_FIRST_LOOK = (
+    select(_WAS_HANDLED.scalar_subquery(), Member)
+    .select_from(select(literal_column("1").label("one")).subquery())
+    .outerjoin(Member, Member.telegram_id == bindparam("telegram_id", type_=BigInteger))
+)
 
 
-async def was_handled(session: AsyncSession, update_id: int) -> bool:
-    """True when this update was handled before (a redelivery)."""
-    return await session.scalar(_WAS_HANDLED, {"update_id": update_id}) is not None
+async def first_look(
+    session: AsyncSession, update_id: int, telegram_id: int | None
+) -> tuple[bool, Member | None]:
+    """Was this update handled before (a redelivery), and the member with this Telegram id."""
+    values = {"update_id": update_id, "telegram_id": telegram_id}
+    row = (await session.execute(_FIRST_LOOK, values)).one()
+    return row[0] is not None, cast("Member | None", row[1])
 
 
 async def record(
