@@ -75,7 +75,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
 from bot import bulletins
-from bot.app import BotApplication, build_application
+from bot.app import BotApplication, build_application, settle_memory
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import translator
@@ -146,6 +146,11 @@ class FixedClock(Clock):
         return self.current
 
 
+# (generation, seconds) of every garbage collection while an update was timed.
+GC_PAUSES: list[tuple[int, float]] = []
+FULL_COLLECTIONS: list[float] = []  # one full collection timed after each size's scenarios
+
+
 class TimedHarness(Harness):
     """The test harness, timing `Application.process_update` of each update (the update's
     conversion from JSON and the outbox draining stay outside) and counting the SQL statements
@@ -162,8 +167,19 @@ class TimedHarness(Harness):
         self.drained_messages = 0
         self.statements = 0
         self._timing = False
+        self._gc_began = 0.0
+        gc.callbacks.append(self._collecting)
         if engine is not None:
             event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _collecting(self, phase: str, info: dict[str, int]) -> None:
+        """Collections during timed updates: their pauses are in the latencies."""
+        if not self._timing:
+            return
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            GC_PAUSES.append((info["generation"], time.perf_counter() - self._gc_began))
 
     def _count(self, *_args: object) -> None:
         if self._timing and self.samples is not None:
@@ -426,10 +442,16 @@ def bench_settings(url: str) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-async def start_bot(settings: Settings, telegram: FakeTelegram) -> BotApplication:
+async def start_bot(
+    settings: Settings, telegram: FakeTelegram, *, settle: bool = True
+) -> BotApplication:
+    """Start the bot as `savings-bot run` does (its start-up objects out of the garbage
+    collector's sight unless `settle` is False), over the fake Bot API."""
     app = build_application(
         settings, request=FakeRequest(telegram), clock=FixedClock(NOW), rate_limiter=False
     )
+    if settle:
+        settle_memory()
     await app.initialize()
     if app.post_init:
         await app.post_init(app)
@@ -635,7 +657,7 @@ async def measure_approvals(
 
 
 async def bot_rates(url: str, telegram: FakeTelegram, args: argparse.Namespace) -> dict[str, Rate]:
-    app = await start_bot(bench_settings(url), telegram)
+    app = await start_bot(bench_settings(url), telegram, settle=not args.no_settle)
     budget = args.budget
     try:
         db = app.bot_data.db
@@ -655,6 +677,9 @@ async def bot_rates(url: str, telegram: FakeTelegram, args: argparse.Namespace) 
             raise BenchError("not enough ideas with the committee to approve")
         committee = harness.user(user_id=people.committee, first_name="Committee")
         rates["approve"] = await measure_approvals(harness, committee, people.to_approve, budget)
+        began = time.perf_counter()  # what a full collection costs with the bot running
+        gc.collect()
+        FULL_COLLECTIONS.append(time.perf_counter() - began)
         return rates
     finally:
         await stop_bot(app)
@@ -1332,6 +1357,21 @@ def render(
             f"                  openpyxl writing its XML with {XML_WRITER}",
             "",
         ]
+    full = [seconds for generation, seconds in GC_PAUSES if generation == 2]
+    longest = max((seconds for _, seconds in GC_PAUSES), default=0.0)
+    settled = (
+        "left to the collector (--no-settle)"
+        if args.no_settle
+        else "out of its sight (bot.app.settle_memory, as `savings-bot run` does)"
+    )
+    each = ", ".join(f"{s.name} {ms(t)} ms" for s, t in zip(sizes, FULL_COLLECTIONS, strict=False))
+    lines += [
+        f"Garbage collector during the timed updates: {len(GC_PAUSES)} collections, "
+        f"{len(full)} of them full ({ms(sum(full))} ms in all), longest pause {ms(longest)} ms.",
+        f"  A full collection with the bot running (timed once after the scenarios): {each};",
+        f"  the objects built at start {settled}.",
+        "",
+    ]
     builders = ", ".join(f"{s.name} {mb(s.builder_rss)}" for s in sizes)
     steps = "; ".join(f"{label}: {mb(peak)}" for label, peak in [*PHASES, ("end", peak_rss)])
     lines += [
@@ -1407,6 +1447,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=5, help="runs of each report")
     parser.add_argument("--no-export", action="store_true", help="skip the XLSX export")
+    parser.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="leave the start-up objects to the garbage collector (to compare its pauses)",
+    )
     parser.add_argument(
         "--plain-share",
         type=float,

@@ -65,7 +65,7 @@ def cmd_run(settings: Settings, webhook: bool) -> int:
     except MissingTokenError as exc:
         print(f"savings-bot: {exc}", file=sys.stderr)
         return 2
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.app import ALLOWED_UPDATES, build_application, settle_memory
     from storage.migrate import upgrade
 
     if webhook and (not settings.webhook_url or not settings.webhook_secret.get_secret_value()):
@@ -75,6 +75,7 @@ def cmd_run(settings: Settings, webhook: bool) -> int:
         return 2
     upgrade(settings.database_url)
     app = build_application(settings)
+    settle_memory()
     if webhook:
         logger.info("Serving a webhook on %s:%s", settings.webhook_listen, settings.webhook_port)
         app.run_webhook(
