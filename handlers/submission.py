@@ -877,10 +877,10 @@ async def submit(update: Update, context: BotContext, draft: Draft) -> int | Non
         if item.anonymous:
             text += "\n" + tr._("Your name is shown to nobody.")
     access = await people.access_of(context.db, context.member)
-    await context.say(update, text)
+    # The confirmation brings the main menu back (one message, not a second "what next").
     await context.bot.send_message(
         query.message.chat.id if query.message else context.member.telegram_id or 0,
-        tr._("What next?"),
+        text,
         reply_markup=main_menu(access, context.lang),
     )
     return END
