@@ -339,6 +339,18 @@ async def test_duplicate_hint_names_the_closest_idea(bot: BotHarness, clock: Man
     assert "已有类似建议" not in p.worker.last.text
 
 
+async def test_duplicate_hint_finds_latin_letters_in_any_case(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """Letters are compared in any case on both databases (SQLite's LIKE did, PostgreSQL's
+    did not)."""
+    p = await _plant(bot, clock, "zh")
+    await _idea_until_summary(p, "zh", "LED TUBES IN WORKSHOP 2")
+    await p.worker.press(p.worker.last, "✅ 提交")
+    await _idea_until_summary(p, "zh", "led tubes for workshop 2")
+    assert "已有类似建议：JY-2026-0001“LED TUBES IN WORKSHOP 2”" in p.worker.last.text
+
+
 def test_similarity_scores() -> None:
     assert items.similarity("夜班加热节约电费", "", "加热改到夜班节约电费", "") >= items.SIMILAR
     assert items.similarity("Double-sided printing", "", "double sided printing!", "") > 0.9

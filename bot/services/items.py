@@ -10,7 +10,17 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Select, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
@@ -347,6 +357,37 @@ def _similarity(
     return 0.6 * titles + 0.4 * _dice(body_a, bodies_b)
 
 
+_LATIN = re.compile(r"[a-z]")  # grams are lowercased
+
+
+@functools.cache
+def _candidates(sqlite: bool, folded: int, plain: int) -> Executable:
+    """The newest ideas of the campaign (parameter `campaign_id`) among the last `_WINDOW`
+    items whose title holds one of the grams `g0`, `g1`, ... (the first `folded` in any case),
+    built once per shape. A substring search (instr, strpos) rather than LIKE: no pattern to
+    match, several times cheaper on every row read."""
+    position = func.instr if sqlite else func.strpos
+
+    def holds(i: int) -> ColumnElement[bool]:
+        title = func.lower(Item.title) if i < folded else Item.title
+        return position(title, bindparam(f"g{i}", type_=String)) > 0
+
+    newest = select(func.max(Item.id)).scalar_subquery()
+    return (
+        select(Item.number, Item.title, func.substr(Item.body, 1, 500))
+        .where(
+            Item.id > newest - _WINDOW,
+            # "+ 0": no index on the campaign, so the newest ids are read in order and the
+            # search stops at the limit (SQLite would sort the whole campaign's ideas).
+            Item.campaign_id + 0 == bindparam("campaign_id", type_=Integer),
+            Item.kind == ItemKind.IDEA,
+            or_(*(holds(i) for i in range(folded + plain))),
+        )
+        .order_by(Item.id.desc())
+        .limit(_CANDIDATES)
+    )
+
+
 async def similar_idea(
     db: Database, campaign_id: int, title: str, body: str
 ) -> tuple[str, str] | None:
@@ -359,22 +400,14 @@ async def similar_idea(
     grams = sorted(title_grams, key=lambda g: (-len(g), g))[:12]
     if not grams:
         return None
+    # Grams with Latin letters first: they are looked for in the title in any case.
+    folded = [g for g in grams if _LATIN.search(g)]
+    grams = folded + [g for g in grams if not _LATIN.search(g)]
+    values: dict[str, object] = {"campaign_id": campaign_id}
+    values.update((f"g{i}", gram) for i, gram in enumerate(grams))
     async with db.read() as session:
-        newest = select(func.max(Item.id)).scalar_subquery()
-        query = (
-            select(Item.number, Item.title, func.substr(Item.body, 1, 500))
-            .where(
-                Item.id > newest - _WINDOW,
-                # "+ 0": no index on the campaign, so the newest ids are read in order and the
-                # search stops at the limit (SQLite would sort the whole campaign's ideas).
-                Item.campaign_id + 0 == campaign_id,
-                Item.kind == ItemKind.IDEA,
-                or_(*(Item.title.contains(gram, autoescape=True) for gram in grams)),
-            )
-            .order_by(Item.id.desc())
-            .limit(_CANDIDATES)
-        )
-        rows = (await session.execute(query)).all()
+        query = _candidates(db.is_sqlite, len(folded), len(grams) - len(folded))
+        rows = (await session.execute(query, values)).all()
     body_grams = _bigrams(body[:500])
     best: tuple[float, str, str] | None = None
     for number, other_title, other_body in rows:
@@ -382,4 +415,6 @@ async def similar_idea(
         score = _similarity(title_grams, body_grams, str(other_title), str(other_body or ""), floor)
         if score >= SIMILAR and (best is None or score > best[0]):
             best = (score, str(number), str(other_title))
+            if score >= 1.0:
+                break  # the same text: nothing older can score higher
     return (best[1], best[2]) if best else None
