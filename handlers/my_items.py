@@ -44,10 +44,8 @@ async def show_page(update: Update, context: BotContext, page: int = 0) -> None:
                 tr._("Please join the campaign first: send /start.")
             )
         return
-    total = await items.count_of(context.db, member.id)
+    total, page, rows = await items.page_of(context.db, member.id, page)
     pages = page_count(total, items.MY_PAGE)
-    page = min(max(page, 0), pages - 1)
-    rows = await items.page_of(context.db, member.id, page)
     lines = await _header(context, total)
     lines.append("")
     if not rows:

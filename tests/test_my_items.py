@@ -125,3 +125,7 @@ async def test_my_items_pages_details_and_privacy(harness: BotHarness) -> None:
     await worker.press_raw(worker.last, f"my:i:{private.id}:0")
     assert worker.answers[-1].text == "That record no longer exists."
     assert "Not mine" not in worker.last.text
+    # A page past the end (a forged button) shows the last page.
+    replies = await worker.press_raw(worker.last, "my:p:9")
+    text = replies.edited[-1].text
+    assert "My items: 7" in text and "Idea 0" in text and "Idea 2" not in text

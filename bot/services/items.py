@@ -280,27 +280,33 @@ _MINE = select(ItemAuthor.item_id).where(ItemAuthor.member_id == bindparam("memb
 _COUNT_MINE = select(func.count()).select_from(_MINE.subquery())
 # Latest registered first: ids grow with registration, and the page's five ids come straight
 # from the (member, item) index however many items the member has.
-_PAGE_OF_MINE = (
-    select(Item)
-    .where(
-        Item.id.in_(
-            _MINE.order_by(ItemAuthor.item_id.desc()).offset(bindparam("offset")).limit(MY_PAGE)
-        )
-    )
+_PAGE_IDS = _MINE.order_by(ItemAuthor.item_id.desc()).offset(bindparam("offset")).limit(MY_PAGE)
+
+
+# The page with the member's item count on every row: one statement for /my.
+_PAGE_AND_COUNT = (
+    select(Item, _COUNT_MINE.scalar_subquery())
+    .where(Item.id.in_(_PAGE_IDS))
     .order_by(Item.id.desc())
 )
 
 
-async def count_of(db: Database, member_id: int) -> int:
+async def page_of(db: Database, member_id: int, page: int) -> tuple[int, int, list[Item]]:
+    """How many items the member has (as submitter or co-author), and one page of them,
+    latest registered first: (item count, the page shown, its items). A page past the end
+    shows the last one."""
     async with db.read() as session:
-        return int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
-
-
-async def page_of(db: Database, member_id: int, page: int) -> list[Item]:
-    """One page of the member's items (as submitter or co-author), latest registered first."""
-    async with db.read() as session:
-        values = {"member_id": member_id, "offset": page * MY_PAGE}
-        return list(await session.scalars(_PAGE_OF_MINE, values))
+        values = {"member_id": member_id, "offset": max(page, 0) * MY_PAGE}
+        rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
+        if rows:
+            return int(rows[0][1]), max(page, 0), [row[0] for row in rows]
+        total = int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
+        last = max(0, (total - 1) // MY_PAGE)
+        if total == 0 or page <= last:
+            return total, 0 if total == 0 else page, []
+        values["offset"] = last * MY_PAGE
+        rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
+        return total, last, [row[0] for row in rows]
 
 
 async def view_for_author(db: Database, item_id: int, member_id: int) -> cards.ItemView:
