@@ -19,7 +19,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.persistence import SqlPersistence
-    from storage.models import Member
+    from storage.models import Campaign, Member
 
 
 class AppState:
@@ -47,6 +47,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: Member | None = None
         self.member_looked_up = False  # `member` was read with the redelivery check
+        self.campaign: Campaign | None = None  # the active campaign when the update arrived
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False

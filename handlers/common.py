@@ -29,14 +29,14 @@ LANG_NAMES = {"zh": "中文", "en": "English"}
 
 async def skip_redelivered(update: Update, context: BotContext) -> None:
     """Runs first: an update Telegram delivers again after it was handled is ignored. The
-    sender's member row comes with the answer (`load_member` uses it)."""
+    sender's member row (for `load_member`) and the active campaign come with the answer."""
     user = update.effective_user
     try:
         async with context.db.read() as session:
-            again, context.member = await updates.first_look(
-                session, update.update_id, user.id if user else None
-            )
+            look = await updates.first_look(session, update.update_id, user.id if user else None)
+        context.member, context.campaign = look.member, look.campaign
         context.member_looked_up = True
+        again = look.handled
     except Exception:
         logger.error("Could not look up update %s", update.update_id, exc_info=True)
         _fallback_language(update, context)

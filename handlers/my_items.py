@@ -10,7 +10,7 @@ from bot import bulletins, cards
 from bot.context import BotContext
 from bot.keyboards import page_count, page_nav
 from bot.menu import button_filter
-from bot.services import campaigns, figures, items
+from bot.services import figures, items
 from bot.services.errors import ServiceError
 from bot.texts import error_plain
 from storage.models import ItemStatus, MemberStatus
@@ -20,7 +20,7 @@ async def _header(context: BotContext, total_items: int) -> list[str]:
     tr = context.tr
     assert context.member is not None
     lines = [tr._("📋 <b>My items</b>: {n}", n=total_items)]
-    campaign = await campaigns.get_current(context.db)
+    campaign = context.campaign
     if campaign is None:
         return lines
     standing = await figures.standing(context.db, campaign.id, context.member)

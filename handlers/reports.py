@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot import bulletins, cards
 from bot.context import BotContext
 from bot.menu import button_filter
-from bot.services import announcements, campaigns, export, figures, people, posts
+from bot.services import announcements, export, figures, people, posts
 from bot.services.errors import ServiceError
 from bot.services.figures import UnitFigures
 from bot.services.periods import PeriodKind, containing
@@ -50,7 +50,7 @@ async def _campaign(update: Update, context: BotContext) -> Campaign | None:
                 context.tr._("Please join the campaign first: send /start.")
             )
         return None
-    campaign = await campaigns.get_current(context.db)
+    campaign = context.campaign
     if campaign is None:
         await context.refuse(update, ServiceError("no_campaign"))
     return campaign

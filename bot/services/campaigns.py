@@ -42,7 +42,11 @@ EDITABLE_FIELDS = {
 }
 
 
-_CURRENT = select(Campaign).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
+# The active campaign (the newest one if several are marked active).
+CURRENT_ID = (
+    select(Campaign.id).where(Campaign.active.is_(True)).order_by(Campaign.id.desc()).limit(1)
+)
+_CURRENT = select(Campaign).where(Campaign.id == CURRENT_ID.scalar_subquery())
 
 
 async def current(session: AsyncSession) -> Campaign | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -26,8 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import campaigns
 from storage.db import Database, dialect_insert, table_of
-from storage.models import Member, ProcessedUpdate
+from storage.models import Campaign, Member, ProcessedUpdate
 
 MEMORY = timedelta(hours=48)
 
@@ -35,22 +36,29 @@ MEMORY = timedelta(hours=48)
 _WAS_HANDLED = select(ProcessedUpdate.update_id).where(
     ProcessedUpdate.update_id == bindparam("update_id")
 )
-# Whether the update was handled, and its sender's member row if any: one statement (every
-# update starts with both), built once.
+# Whether the update was handled, its sender's member row and the active campaign, if any:
+# one statement (every update starts with them), built once.
 _FIRST_LOOK = (
-    select(_WAS_HANDLED.scalar_subquery(), Member)
+    select(_WAS_HANDLED.scalar_subquery(), Member, Campaign)
     .select_from(select(literal_column("1").label("one")).subquery())
     .outerjoin(Member, Member.telegram_id == bindparam("telegram_id", type_=BigInteger))
+    .outerjoin(Campaign, Campaign.id == campaigns.CURRENT_ID.scalar_subquery())
 )
 
 
-async def first_look(
-    session: AsyncSession, update_id: int, telegram_id: int | None
-) -> tuple[bool, Member | None]:
-    """Was this update handled before (a redelivery), and the member with this Telegram id."""
+@dataclass(frozen=True)
+class FirstLook:
+    handled: bool  # a redelivery
+    member: Member | None
+    campaign: Campaign | None  # the active campaign
+
+
+async def first_look(session: AsyncSession, update_id: int, telegram_id: int | None) -> FirstLook:
+    """Was this update handled before (a redelivery); the member with this Telegram id; the
+    active campaign."""
     values = {"update_id": update_id, "telegram_id": telegram_id}
     row = (await session.execute(_FIRST_LOOK, values)).one()
-    return row[0] is not None, cast("Member | None", row[1])
+    return FirstLook(row[0] is not None, row[1], row[2])
 
 
 async def record(
