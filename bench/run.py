@@ -146,9 +146,23 @@ class FixedClock(Clock):
         return self.current
 
 
-# (generation, seconds) of every garbage collection while an update was timed.
+# (generation, seconds) of every garbage collection while one of the bot's updates was timed.
 GC_PAUSES: list[tuple[int, float]] = []
 FULL_COLLECTIONS: list[float] = []  # one full collection timed after each size's scenarios
+_GC_WATCH = {"on": False, "began": 0.0}
+
+
+def _collecting(phase: str, info: dict[str, int]) -> None:
+    """Collections during the bot's timed updates: their pauses are in the latencies."""
+    if not _GC_WATCH["on"]:
+        return
+    if phase == "start":
+        _GC_WATCH["began"] = time.perf_counter()
+    else:
+        GC_PAUSES.append((info["generation"], time.perf_counter() - _GC_WATCH["began"]))
+
+
+gc.callbacks.append(_collecting)
 
 
 class TimedHarness(Harness):
@@ -167,19 +181,9 @@ class TimedHarness(Harness):
         self.drained_messages = 0
         self.statements = 0
         self._timing = False
-        self._gc_began = 0.0
-        gc.callbacks.append(self._collecting)
+        self.watch_gc = False  # count the collections during its timed updates (GC_PAUSES)
         if engine is not None:
             event.listen(engine.sync_engine, "before_cursor_execute", self._count)
-
-    def _collecting(self, phase: str, info: dict[str, int]) -> None:
-        """Collections during timed updates: their pauses are in the latencies."""
-        if not self._timing:
-            return
-        if phase == "start":
-            self._gc_began = time.perf_counter()
-        else:
-            GC_PAUSES.append((info["generation"], time.perf_counter() - self._gc_began))
 
     def _count(self, *_args: object) -> None:
         if self._timing and self.samples is not None:
@@ -190,12 +194,14 @@ class TimedHarness(Harness):
         data.setdefault("update_id", self.telegram.next_update_id())
         parsed = Update.de_json(data, self.app.bot)
         self._timing = True
+        _GC_WATCH["on"] = self.watch_gc
         began = time.perf_counter()
         try:
             await self.app.process_update(parsed)
         finally:
             elapsed = time.perf_counter() - began
             self._timing = False
+            _GC_WATCH["on"] = False
         if self.samples is not None:
             self.samples.append(elapsed)
         if self.outbox:
@@ -459,6 +465,7 @@ async def start_bot(
 
 
 async def stop_bot(app: BotApplication) -> None:
+    gc.unfreeze()  # what start_bot froze may go now
     await app.shutdown()
     if app.post_shutdown:
         await app.post_shutdown(app)
@@ -662,6 +669,7 @@ async def bot_rates(url: str, telegram: FakeTelegram, args: argparse.Namespace) 
     try:
         db = app.bot_data.db
         harness = TimedHarness(app, telegram, outbox=True, engine=db.engine)
+        harness.watch_gc = True
         people = await cast(db, args.approvals + warmup(args.approvals))
         for telegram_id in people.recipients:
             telegram.register_user({"id": telegram_id, "is_bot": False, "first_name": "Worker"})
@@ -1366,7 +1374,7 @@ def render(
     )
     each = ", ".join(f"{s.name} {ms(t)} ms" for s, t in zip(sizes, FULL_COLLECTIONS, strict=False))
     lines += [
-        f"Garbage collector during the timed updates: {len(GC_PAUSES)} collections, "
+        f"Garbage collector during the bot's timed updates: {len(GC_PAUSES)} collections, "
         f"{len(full)} of them full ({ms(sum(full))} ms in all), longest pause {ms(longest)} ms.",
         f"  A full collection with the bot running (timed once after the scenarios): {each};",
         f"  the objects built at start {settled}.",

@@ -47,7 +47,9 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: Member | None = None
         self.member_looked_up = False  # `member` was read with the redelivery check
-        self.campaign: Campaign | None = None  # the active campaign when the update arrived
+        # The active campaign when the update arrived: a snapshot to read (detached after the
+        # update's first write or Bot API call); a change re-reads it in its own transaction.
+        self.campaign: Campaign | None = None
         self.lang: str = "zh"
         # Set by a handler that wrote outbox rows: they are sent when the update is done.
         self.outbox_dirty = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -65,7 +66,7 @@ class Translator:
     def n_(self, singular: str, plural: str, n: int, **kwargs: Any) -> str:
         """The plural-aware translated HTML text; `n` is available as `{n}`."""
         text = self._t.ngettext(singular, plural, n)
-        return _html_format(text, {"n": n, **kwargs})
+        return _html_format(text, {**kwargs, "n": n})
 
     def plain(self, message: str, **kwargs: Any) -> str:
         """The translated text for places that are not parsed as HTML."""
@@ -74,17 +75,27 @@ class Translator:
 
 
 _NUMBERS = (int, float, Decimal)
+# A field with more than a name ({x[0]}, {x.y}, {x!r}, {x:>5}): markupsafe's formatter escapes
+# what such a field yields, so those templates take it.
+_RICH_FIELD = re.compile(r"\{[^{}]*[\[.!:][^{}]*\}")
+
+
+@cache
+def _plain_fields(template: str) -> bool:
+    return _RICH_FIELD.search(template) is None
 
 
 def _html_format(template: str, values: dict[str, Any]) -> str:
-    """`Markup(template).format(**values)`: texts escaped, `Markup` kept. The usual arguments
-    (texts, Markup and numbers, whose digits need no escaping) take str.format, several times
-    faster; anything else goes through markupsafe's formatter."""
+    """`Markup(template).format(**values)`: texts escaped, `Markup` kept. Templates with plain
+    `{name}` fields and the usual arguments (texts, Markup, and numbers, whose digits need no
+    escaping) take str.format, several times faster; anything else markupsafe's formatter."""
+    if not _plain_fields(template):
+        return str(Markup(template).format(**values))
     escaped: dict[str, Any] = {}
     for name, value in values.items():
-        if isinstance(value, str):
-            escaped[name] = value if isinstance(value, Markup) else escape(value)
-        elif isinstance(value, _NUMBERS):
+        if type(value) is str:
+            escaped[name] = escape(value)
+        elif type(value) is Markup or isinstance(value, _NUMBERS):
             escaped[name] = value
         else:
             return str(Markup(template).format(**values))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from enum import Enum
 
 import pytest
 from hypothesis import given
@@ -88,24 +90,42 @@ async def test_an_error_is_logged_and_the_user_gets_an_apology(
     assert TEST_TOKEN not in caplog.text
 
 
+class _Colour(str, Enum):  # noqa: UP042  (a str mixin enum: str() is not its value)
+    RED = "<red>"
+
+
+def _outcome(format_text: Callable[[], str]) -> tuple[str, object]:
+    try:
+        return "text", format_text()
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return "error", type(exc)
+
+
 @given(
     st.lists(
-        st.one_of(
-            st.text(),
-            st.text().map(Markup),
-            st.integers(),
-            st.decimals(allow_nan=False, allow_infinity=False),
-            st.floats(allow_nan=False),
-            st.dates(),
+        st.tuples(
+            st.one_of(
+                st.text(),
+                st.text().map(Markup),
+                st.integers(),
+                st.decimals(allow_nan=False, allow_infinity=False),
+                st.floats(allow_nan=False),
+                st.dates(),
+                st.just(_Colour.RED),
+            ),
+            st.sampled_from(["", "", "!r", "!s", ":>12", "[0]"]),
         ),
         min_size=1,
         max_size=4,
     ),
     st.text(alphabet="<>&\"' ab文", max_size=8),
 )
-def test_texts_are_formatted_exactly_as_markupsafe_would(values: list[object], glue: str) -> None:
-    """The fast path of `Translator._` gives markupsafe's result: arguments escaped, Markup
-    kept, numbers as they are, anything else through markupsafe itself."""
-    template = "".join(f"<b>{{v{i}}}</b>{glue}" for i in range(len(values)))
-    kwargs = {f"v{i}": value for i, value in enumerate(values)}
-    assert _html_format(template, kwargs) == str(Markup(template).format(**kwargs))
+def test_texts_are_formatted_exactly_as_markupsafe_would(
+    fields: list[tuple[object, str]], glue: str
+) -> None:
+    """The fast path of `Translator._` gives markupsafe's result (or its error): arguments
+    escaped, Markup kept, numbers as they are, anything else through markupsafe itself."""
+    template = "".join(f"<b>{{v{i}{how}}}</b>{glue}" for i, (_, how) in enumerate(fields))
+    kwargs = {f"v{i}": value for i, (value, _) in enumerate(fields)}
+    fast = _outcome(lambda: _html_format(template, kwargs))
+    assert fast == _outcome(lambda: str(Markup(template).format(**kwargs)))

@@ -363,9 +363,6 @@ def _similarity(
     return 0.6 * titles + 0.4 * _dice(body_a, bodies_b)
 
 
-_LATIN = re.compile(r"[a-z]")  # grams are lowercased
-
-
 @functools.cache
 def _candidates(sqlite: bool, folded: int, plain: int) -> Executable:
     """The newest ideas of the campaign (parameter `campaign_id`) among the last `_WINDOW`
@@ -406,9 +403,10 @@ async def similar_idea(
     grams = sorted(title_grams, key=lambda g: (-len(g), g))[:12]
     if not grams:
         return None
-    # Grams with Latin letters first: they are looked for in the title in any case.
-    folded = [g for g in grams if _LATIN.search(g)]
-    grams = folded + [g for g in grams if not _LATIN.search(g)]
+    # Grams with letters that have a case first: they are looked for in the lowercased title
+    # (SQLite's lower() folds A-Z only, as its LIKE did; PostgreSQL's folds every script).
+    folded = [g for g in grams if g != g.upper()]
+    grams = folded + [g for g in grams if g == g.upper()]
     values: dict[str, object] = {"campaign_id": campaign_id}
     values.update((f"g{i}", gram) for i, gram in enumerate(grams))
     async with db.read() as session:
