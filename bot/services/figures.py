@@ -447,29 +447,32 @@ class WorkerFigures:
 
 
 @functools.cache
-def _top_query(limit: int) -> Executable:
+def _top_query(limit: int, dialect: str) -> Executable:
     """The members credited most in a period (parameters `campaign_id`, `period`): the
     `limit`-th best amount is found by the ledger's index, then only those at or above it are
-    ordered (ties by name). Built once per limit."""
-    saving = [
+    ordered (ties by name). Built once per limit and database."""
+    period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
-        # At least what shows as 0.01 yuan: sums of shares leave float crumbs near zero.
-        MemberSaving.fen >= HALF_FEN,
     ]
+    # At least what shows as 0.01 yuan: sums of shares leave float crumbs near zero.
+    shown = MemberSaving.fen >= HALF_FEN
     threshold = (
         select(MemberSaving.fen)
-        .where(*saving)
+        .where(*period, shown)
         .order_by(MemberSaving.fen.desc())
         .limit(1)
         .offset(limit - 1)
         .scalar_subquery()
     )
+    # One lower bound, so that the index range starts there (with two, SQLite bounded the
+    # range by the constant and read every member credited in the period).
+    larger = func.max if dialect == "sqlite" else func.greatest
     return (
         select(Member.id, Member.name, func.coalesce(Unit.name, ""), MemberSaving.fen)
         .join(Member, Member.id == MemberSaving.member_id)
         .outerjoin(Unit, Unit.id == Member.unit_id)
-        .where(*saving, MemberSaving.fen >= func.coalesce(threshold, 0))
+        .where(*period, MemberSaving.fen >= larger(HALF_FEN, func.coalesce(threshold, 0)))
         .order_by(MemberSaving.fen.desc(), Member.name, Member.id)
         .limit(limit)
     )
@@ -480,7 +483,8 @@ async def top_workers(
 ) -> list[WorkerFigures]:
     """The members credited most in the period (None: the whole campaign), from the ledger."""
     rows = await session.execute(
-        _top_query(limit), {"campaign_id": campaign_id, "period": ledger.key_of(period)}
+        _top_query(limit, session.get_bind().dialect.name),
+        {"campaign_id": campaign_id, "period": ledger.key_of(period)},
     )
     return [WorkerFigures(r[0], r[1], r[2], yuan(r[3])) for r in rows]
 
