@@ -437,14 +437,25 @@ def warmup(n: int) -> int:
 
 
 @contextlib.asynccontextmanager
-async def baseline_b(
-    url: str, telegram: FakeTelegram
-) -> AsyncIterator[tuple[TimedHarness, FakeUser]]:
-    """Baseline B kept running beside the bot: its harness and its user (warmed up)."""
+async def ping_database(url: str) -> AsyncIterator[Database]:
+    """The database with the baselines' table, dropped afterwards."""
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
             await conn.run_sync(PINGS.create_all)
+        yield db
+        async with db.engine.begin() as conn:
+            await conn.run_sync(PINGS.drop_all)
+    finally:
+        await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def baseline_b(
+    url: str, telegram: FakeTelegram
+) -> AsyncIterator[tuple[TimedHarness, FakeUser]]:
+    """Baseline B kept running beside the bot: its harness and its user (warmed up)."""
+    async with ping_database(url) as db:
         app = bare_application(telegram, db)
         await app.initialize()
         try:
@@ -456,18 +467,11 @@ async def baseline_b(
             harness.check("baseline B alongside")
         finally:
             await app.shutdown()
-        async with db.engine.begin() as conn:
-            await conn.run_sync(PINGS.drop_all)
-    finally:
-        await db.dispose()
 
 
 async def baselines(url: str, telegram: FakeTelegram, n: int, budget: float) -> dict[str, Rate]:
     rates: dict[str, Rate] = {}
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(PINGS.create_all)
+    async with ping_database(url) as db:
         for key, label, with_db in (
             ("A", "baseline A: bare PTB, one message", None),
             ("B", "baseline B: A + one insert and commit", db),
@@ -480,10 +484,6 @@ async def baselines(url: str, telegram: FakeTelegram, n: int, budget: float) -> 
                 rates[key] = await measure_commands(harness, user, "ping", n, label, budget)
             finally:
                 await app.shutdown()
-        async with db.engine.begin() as conn:
-            await conn.run_sync(PINGS.drop_all)
-    finally:
-        await db.dispose()
     return rates
 
 
