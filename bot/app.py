@@ -42,9 +42,18 @@ class BotApplication(Application[Any, BotContext, Any, Any, AppState, Any]):
             await super().process_update(update)
 
     async def update_persistence(self) -> None:
+        """PTB's timer, shutdown and tools: everything queued is written."""
+        await self._persist(ids_may_wait=False)
+
+    async def persist_update(self) -> None:
+        """After each update: its changes are written; with none, its id may wait a moment
+        to be written with others (`bot.persistence.HANDLED_WAIT`)."""
+        await self._persist(ids_may_wait=True)
+
+    async def _persist(self, *, ids_may_wait: bool) -> None:
         await super().update_persistence()
         if isinstance(self.persistence, SqlPersistence):
-            await self.persistence.write_pending()
+            await self.persistence.write_pending(ids_may_wait=ids_may_wait)
 
 
 def build_application(
@@ -169,6 +178,7 @@ async def _after_update(update: Update, context: BotContext) -> None:
     (one transaction, now rather than on PTB's timer: a crash loses nothing), then send what
     its handlers wrote to the outbox without holding up the next update."""
     app = context.application
+    assert isinstance(app, BotApplication)
     # PTB marks the update's user and chat data as changed only after the last group: mark now.
     chat, user = update.effective_chat, update.effective_user
     app.mark_data_for_update_persistence(
@@ -180,7 +190,7 @@ async def _after_update(update: Update, context: BotContext) -> None:
     else:
         context.bot_data.persistence.handled(update.update_id)
     try:
-        await app.update_persistence()
+        await app.persist_update()
     except Exception:  # the person has their answer; the changes stay queued for the next write
         logger.warning(
             "Could not save where update %s left things", update.update_id, exc_info=True

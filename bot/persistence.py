@@ -3,8 +3,13 @@
 Each update's changes are written when it is done (the application calls `update_persistence()`
 after every update), as JSON rows in `bot_state`, in one transaction together with the update's
 id (`bot.services.updates`), so a SIGKILL loses nothing and a redelivery is recognised.
-Unchanged rows are not written again. Bot data is not persisted (it holds the composition
-root), nor is callback data.
+Unchanged rows are not written again. The id of an update that changed nothing here (a command
+that only reads, a press whose decision its own transaction wrote) waits, up to
+`HANDLED_WAIT`, to be written with the next change or by PTB's persistence timer: one
+transaction for many such updates instead of one each. Meanwhile a redelivery is recognised
+from memory; only a crash in that second forgets them, and then a redelivered one is handled
+again, as one delivered before its update finished always was. Bot data is not persisted (it
+holds the composition root), nor is callback data.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import asyncio
 import functools
 import json
 import logging
+import time
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, bindparam, delete, select
@@ -46,6 +53,8 @@ def _upsert(is_sqlite: bool) -> Executable:
     )
 
 
+HANDLED_WAIT = 1.0  # seconds an unchanged update's id may wait to be written with others
+
 USER, CHAT, CONV = "user", "chat", "conv"
 RowKey = tuple[str, str, str]  # kind, name, key
 DROPPED = None  # a pending value that deletes the row
@@ -60,13 +69,16 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
     def __init__(self, db: Database, clock: Clock) -> None:
         super().__init__(
             store_data=PersistenceInput(bot_data=False, callback_data=False),
-            update_interval=60,
+            update_interval=HANDLED_WAIT,  # PTB's timer writes the ids left waiting
         )
         self.db = db
         self.clock = clock
         self._stored: dict[RowKey, Any] = {}  # what the database holds, as last read or written
         self._pending: dict[RowKey, Any] = {}  # what to write next (DROPPED: delete)
-        self._handled: set[int] = set()  # update ids to record as handled
+        # Update ids to record as handled (with when), kept until written: a redelivery checks
+        # here too (`remembers`).
+        self._handled: dict[int, datetime] = {}
+        self._waiting_since: float | None = None  # monotonic time the oldest unwritten id came
         self._lock = asyncio.Lock()
 
     async def _rows(self, kind: str, name: str = "") -> list[BotState]:
@@ -95,24 +107,36 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
 
     def handled(self, update_id: int) -> None:
         """Record with the next write that this update was handled."""
-        self._handled.add(update_id)
+        if not self._handled:
+            self._waiting_since = time.monotonic()
+        self._handled[update_id] = self.clock.now()
 
-    async def write_pending(self) -> None:
+    def remembers(self, update_id: int) -> bool:
+        """Whether this update was handled and its id is not written yet."""
+        return update_id in self._handled
+
+    async def write_pending(self, *, ids_may_wait: bool = False) -> None:
         """Write the queued changes and handled update ids in one transaction. If it fails they
-        stay queued (changes queued since are newer and win) and the error is raised."""
+        stay queued (changes queued since are newer and win) and the error is raised.
+
+        `ids_may_wait`: with no change queued, handled ids younger than `HANDLED_WAIT` are left
+        for a later write."""
         async with self._lock:
-            pending, self._pending = self._pending, {}
-            handled, self._handled = self._handled, set()
-            if not pending and not handled:
+            if not self._pending and (not self._handled or (ids_may_wait and self._young())):
                 return
+            pending, self._pending = self._pending, {}
+            handled = dict(self._handled)
             try:
                 async with self.db.write() as session:
                     await self._write(session, pending)
-                    await updates.record(session, self.db.is_sqlite, handled, self.clock.now())
+                    await updates.record(session, self.db.is_sqlite, handled.items())
             except BaseException:
                 self._pending = pending | self._pending
-                self._handled |= handled
                 raise
+            for update_id in handled:
+                del self._handled[update_id]
+            if not self._handled:
+                self._waiting_since = None
             for row, data in pending.items():
                 if data is DROPPED:
                     self._stored.pop(row, None)
@@ -134,6 +158,10 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
             await session.execute(_DELETE, deletes)
         if upserts:
             await session.execute(_upsert(self.db.is_sqlite), upserts)
+
+    def _young(self) -> bool:
+        since = self._waiting_since
+        return since is not None and time.monotonic() - since < HANDLED_WAIT
 
     # ---- user and chat data ----------------------------------------------------------------
 

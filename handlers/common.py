@@ -36,7 +36,7 @@ async def skip_redelivered(update: Update, context: BotContext) -> None:
             look = await updates.first_look(session, update.update_id, user.id if user else None)
         context.member, context.campaign = look.member, look.campaign
         context.member_looked_up = True
-        again = look.handled
+        again = look.handled or context.bot_data.persistence.remembers(update.update_id)
     except Exception:
         logger.error("Could not look up update %s", update.update_id, exc_info=True)
         _fallback_language(update, context)

@@ -101,10 +101,14 @@ async def test_update_ids_are_remembered_for_two_days(bot: BotHarness, clock: Ma
     ]
     for update in updates:
         await bot.process(update)
+    await bot.app.update_persistence()  # PTB's timer: within a second in a running bot
     calls = len(bot.telegram.calls)
     sweep = next(j for j in bot.app.job_queue.jobs() if j.name == "drafts")  # type: ignore[union-attr]
     clock.advance(hours=30)
     await sweep.run(bot.app)
+    async with bot.db.read() as session:
+        stored = set(await session.scalars(select(ProcessedUpdate.update_id)))
+    assert {u["update_id"] for u in updates} <= stored  # in the database, not only in memory
     acted = 0  # redeliveries 30 hours later that made a Bot API call
     for update in updates:
         before = len(bot.telegram.calls)

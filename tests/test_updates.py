@@ -96,3 +96,46 @@ async def test_an_update_that_failed_is_handled_when_delivered_again(
     finally:
         await stop_app(app)
     assert telegram.violations == []
+
+
+async def test_a_read_only_update_is_remembered_until_its_id_is_written_with_others(
+    db_url: str, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """/my changes nothing: its id waits in memory for the next write (PTB's persistence timer
+    within a second, or the next change), and a redelivery meanwhile is ignored all the same."""
+    app = await start_app(make_settings(db_url), telegram, clock)
+    bot = BotHarness(app, telegram)
+    try:
+        p = await plant(bot, clock, "en")
+        recorder = Recorder(bot)
+        replies = await p.worker.command("my")
+        assert "My items" in replies.texts[0]
+        [mine] = recorder.updates
+        assert not await _handled(bot, mine["update_id"])  # waiting in memory
+        calls = len(telegram.calls)
+        await bot.process(mine)  # delivered again: ignored
+        assert len(telegram.calls) == calls
+        await app.update_persistence()  # PTB's timer
+        assert await _handled(bot, mine["update_id"])
+        # The next update that changes something writes the ids waiting with its change.
+        await p.worker.command("my")
+        [_, waiting] = recorder.updates[-2:]
+        assert waiting["update_id"] != mine["update_id"]
+        await p.worker.command("idea")  # the conversation's position changes
+        assert all([await _handled(bot, u["update_id"]) for u in recorder.updates[-2:]])
+        # At shutdown what waits is written: a restarted bot ignores a redelivery.
+        await p.worker.command("cancel")
+        await p.worker.command("my")
+        last = recorder.updates[-1]
+    finally:
+        await stop_app(app)
+    app = await start_app(make_settings(db_url), telegram, clock)
+    bot = BotHarness(app, telegram)
+    try:
+        calls = len(telegram.calls)
+        await bot.process(last)
+        assert len(telegram.calls) == calls
+        assert await _handled(bot, last["update_id"])
+    finally:
+        await stop_app(app)
+    assert telegram.violations == []

@@ -2,10 +2,12 @@
 polling refetches what a killed process had not confirmed. Each update acts once.
 
 An update's id is recorded when it has been handled, in the same transaction as the
-conversation positions and drafts it changed (`bot.persistence`); an update whose id is
-recorded is ignored. One that failed, or whose process died, is not recorded and may be
-handled again: its own writes are idempotent (a draft's key, conditional status updates).
-Ids are kept for `MEMORY` (Telegram keeps undelivered updates for 24 hours).
+conversation positions and drafts it changed (`bot.persistence`; an update that changed none
+is recorded with the next write, within `bot.persistence.HANDLED_WAIT`, and remembered in
+memory until then); an update whose id is recorded is ignored. One that failed, or whose
+process died, is not recorded and may be handled again: its own writes are idempotent (a
+draft's key, conditional status updates). Ids are kept for `MEMORY` (Telegram keeps
+undelivered updates for 24 hours).
 """
 
 from __future__ import annotations
@@ -62,10 +64,10 @@ async def first_look(session: AsyncSession, update_id: int, telegram_id: int | N
 
 
 async def record(
-    session: AsyncSession, is_sqlite: bool, update_ids: Iterable[int], now: datetime
+    session: AsyncSession, is_sqlite: bool, handled: Iterable[tuple[int, datetime]]
 ) -> None:
-    """Record handled updates in the caller's transaction."""
-    rows = [{"update_id": update_id, "handled_at": now} for update_id in update_ids]
+    """Record handled updates (id, when) in the caller's transaction."""
+    rows = [{"update_id": update_id, "handled_at": at} for update_id, at in handled]
     if rows:
         await session.execute(_record(is_sqlite), rows)
 
