@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.amounts import format_amount
@@ -127,6 +128,30 @@ _CO_AUTHOR_NAMES = (
 _ATTACHMENT_COUNT = (
     select(func.count()).select_from(Attachment).where(Attachment.item_id == bindparam("item_id"))
 )
+_CO_AUTHOR_COUNT = (
+    select(func.count())
+    .select_from(ItemAuthor)
+    .where(ItemAuthor.item_id == bindparam("item_id"), ItemAuthor.is_submitter.is_(False))
+)
+
+
+def _name(
+    column: InstrumentedAttribute[Any], key: InstrumentedAttribute[int], parameter: str
+) -> ScalarSelect[Any]:
+    return select(column).where(key == bindparam(parameter)).scalar_subquery()
+
+
+# What an item is shown with, in one statement: its unit's name, its category's (both
+# languages), its submitter's, and how many co-authors and attachments it has (parameters
+# `unit_id`, `category_id`, `author_id`, `item_id`).
+_NAMES = select(
+    _name(Unit.name, Unit.id, "unit_id"),
+    _name(Category.name_zh, Category.id, "category_id"),
+    _name(Category.name_en, Category.id, "category_id"),
+    _name(Member.name, Member.id, "author_id"),
+    _CO_AUTHOR_COUNT.scalar_subquery(),
+    _ATTACHMENT_COUNT.scalar_subquery(),
+)
 
 _HISTORY = (
     select(ItemEvent, Member.name)
@@ -138,11 +163,17 @@ _HISTORY = (
 
 async def load_view(session: AsyncSession, item: Item, *, history: bool = False) -> ItemView:
     """Read the names an item is shown with (and its history when asked)."""
-    unit = await session.get(Unit, item.unit_id)
-    category = await session.get(Category, item.category_id) if item.category_id else None
-    author = await session.get(Member, item.author_id)
-    co_names = list(await session.scalars(_CO_AUTHOR_NAMES, {"item_id": item.id}))
-    attachments = int(await session.scalar(_ATTACHMENT_COUNT, {"item_id": item.id}) or 0)
+    keys = {
+        "unit_id": item.unit_id,
+        "category_id": item.category_id,
+        "author_id": item.author_id,
+        "item_id": item.id,
+    }
+    names: tuple[Any, ...] = tuple((await session.execute(_NAMES, keys)).one())
+    unit_name, name_zh, name_en, author_name, co_authors, attachments = names
+    co_names = []
+    if co_authors:
+        co_names = list(await session.scalars(_CO_AUTHOR_NAMES, {"item_id": item.id}))
     view = ItemView(
         id=item.id,
         kind=item.kind,
@@ -159,12 +190,12 @@ async def load_view(session: AsyncSession, item: Item, *, history: bool = False)
         grade=item.grade,
         submitted_at=item.submitted_at,
         unit_id=item.unit_id,
-        unit_name=unit.name if unit else "-",
-        category=(category.name_zh, category.name_en) if category else None,
+        unit_name=unit_name if unit_name is not None else "-",
+        category=(name_zh, name_en) if name_zh is not None else None,
         author_id=item.author_id,
-        author_name=author.name if author else "-",
+        author_name=author_name if author_name is not None else "-",
         co_author_names=co_names,
-        attachments=attachments,
+        attachments=int(attachments or 0),
     )
     if history:
         rows = await session.execute(_HISTORY, {"item_id": item.id})
