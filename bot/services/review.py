@@ -12,7 +12,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Executable, Integer, Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import (
+    Executable,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, notify
@@ -33,6 +44,7 @@ from storage.models import (
     MemberStatus,
     OutboxMessage,
     Unit,
+    UnitAssessor,
 )
 from storage.types import UTCDateTime
 
@@ -83,7 +95,7 @@ MAX_TEXT = 1000
 @dataclass(frozen=True)
 class Actor:
     member: Member
-    assessor_units: frozenset[int]
+    assessor_units: frozenset[int]  # for a decision on an item: its unit, if they assess it
 
     def may(self, rule: Rule, item: Item, is_author: bool, status: str | None = None) -> bool:
         """May take the decision on the item at `status` (default: its current stage)."""
@@ -106,13 +118,19 @@ class Actor:
 
 
 # The statements of every decision are built once: building one costs more than running it.
-_IS_AUTHOR = (
-    select(func.count())
-    .select_from(ItemAuthor)
-    .where(
-        ItemAuthor.item_id == bindparam("item_id"), ItemAuthor.member_id == bindparam("member_id")
-    )
-)
+# The member, whether they assess the unit `unit_id` and whether they are an author of the
+# item `item_id`.
+_ACTOR_ON_ITEM = select(
+    Member,
+    exists().where(
+        UnitAssessor.member_id == Member.id,
+        UnitAssessor.unit_id == bindparam("unit_id", type_=Integer),
+    ),
+    exists().where(
+        ItemAuthor.item_id == bindparam("item_id", type_=Integer),
+        ItemAuthor.member_id == Member.id,
+    ),
+).where(Member.id == bindparam("member_id", type_=Integer))
 _AUTHORS = (
     select(Member)
     .join(ItemAuthor, ItemAuthor.member_id == Member.id)
@@ -151,11 +169,6 @@ async def _actor(session: AsyncSession, member_id: int) -> Actor:
         raise ServiceError("forbidden")
     units = await session.scalars(people.ASSESSED_UNITS, {"member_id": member_id})
     return Actor(member, frozenset(units))
-
-
-async def _is_author(session: AsyncSession, item_id: int, member_id: int) -> bool:
-    count = await session.scalar(_IS_AUTHOR, {"item_id": item_id, "member_id": member_id})
-    return bool(count)
 
 
 async def _already(session: AsyncSession, item: Item, tz: ZoneInfo) -> ServiceError:
@@ -202,12 +215,16 @@ async def _checked(
 
 
 async def _load(session: AsyncSession, item_id: int, member_id: int) -> tuple[Item, Actor, bool]:
-    """The item, the member as an actor, and whether they are one of its authors."""
+    """The item, the member as an actor on it, and whether they are one of its authors."""
     item = await session.get(Item, item_id)
     if item is None:
         raise ServiceError("not_found")
-    actor = await _actor(session, member_id)
-    return item, actor, await _is_author(session, item_id, member_id)
+    keys = {"member_id": member_id, "unit_id": item.unit_id, "item_id": item_id}
+    row = (await session.execute(_ACTOR_ON_ITEM, keys)).first()
+    if row is None or row[0].status != MemberStatus.ACTIVE:
+        raise ServiceError("forbidden")
+    member, assesses, is_author = row
+    return item, Actor(member, frozenset({item.unit_id} if assesses else ())), bool(is_author)
 
 
 @dataclass(frozen=True)
@@ -323,16 +340,15 @@ async def decide(
             data = {"unit": unit.name}
         if target in CLOSED:
             values["closed_at"] = now
+        asked_by = item.info_asked_by
         result = await session.execute(
             _decision_update(frozenset(values)),
             {"item_id_": item_id, "status_": current} | set_values(values),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.scalar() is None:  # the item as written (`item`, refreshed), or nothing
             # Another decision committed first (PostgreSQL re-reads the row under the lock).
             await session.refresh(item)
             raise await _already(session, item, tz)
-        asked_by = item.info_asked_by
-        await session.refresh(item)
         if action in ("approve", "verify"):
             await ledger.credit(
                 session, db.is_sqlite, item, counted_before, tz, approved=action == "approve"
@@ -374,12 +390,14 @@ async def decide(
 @functools.cache
 def _decision_update(columns: frozenset[str]) -> Executable:
     """The conditional update of an item's `columns` (parameters `item_id_`, `status_` and
-    the columns' values), built once for each set of columns a decision writes."""
+    the columns' values), built once for each set of columns a decision writes. It returns
+    the row as written, which refreshes the session's item."""
     return (
         update(Item)
         .where(Item.id == bindparam("item_id_"), Item.status == bindparam("status_"))
         .values(set_parameters(Item, columns))
-        .execution_options(synchronize_session=False)
+        .returning(Item)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
