@@ -70,9 +70,10 @@ class FakeRequest(BaseRequest):
         for name, value in request_data.parameters.items():
             # A JSON round trip gives exactly what Telegram would receive (tuples become lists).
             params[name] = value if isinstance(value, str) else json.loads(json.dumps(value))
-        referenced = set(_ATTACH_RE.findall(json.dumps(params)))
         files: dict[str, UploadedFile] = {}
-        for part, (filename, content, mime_type) in request_data.multipart_data.items():
+        parts = request_data.multipart_data
+        referenced = set(_ATTACH_RE.findall(json.dumps(params))) if parts else set()
+        for part, (filename, content, mime_type) in parts.items():
             data = content if isinstance(content, bytes) else content.read()
             upload = UploadedFile(filename or part, bytes(data), mime_type)
             if part in referenced:

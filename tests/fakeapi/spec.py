@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,6 +220,14 @@ class ApiSpec:
             name: MethodSpec(name, _fields(raw.get("fields", [])), tuple(raw.get("returns", ())))
             for name, raw in data["methods"].items()
         }
+        # Each table of fields (by id): the fields' positions and the required ones.
+        self._layout: dict[int, tuple[dict[str, int], frozenset[str]]] = {}
+        tables = [t.fields for t in self.types.values()] + [m.fields for m in self.methods.values()]
+        for table in tables:
+            self._layout[id(table)] = (
+                {name: i for i, name in enumerate(table)},
+                frozenset(name for name, fld in table.items() if fld.required),
+            )
         self._type_rules: dict[str, Callable[[Mapping[str, Any], str], list[Violation]]] = {
             "InlineKeyboardButton": self._rule_inline_button,
             "InlineKeyboardMarkup": self._rule_inline_markup,
@@ -464,7 +472,7 @@ class ApiSpec:
         top_level: bool,
     ) -> list[Violation]:
         out: list[Violation] = []
-        for fld in fields.values():
+        for fld in self._present_or_required(fields, value):
             item = value.get(fld.name)
             if item is None:
                 if fld.required:
@@ -491,6 +499,18 @@ class ApiSpec:
             if fld.limit is not None:
                 out.extend(self._check_limit(owner, fld, item, value, fields, fpath))
         return out
+
+    def _present_or_required(
+        self, fields: Mapping[str, FieldSpec], value: Mapping[str, Any]
+    ) -> Iterable[FieldSpec]:
+        """The fields `value` holds and the required ones, in the spec's order: an absent
+        optional field has nothing to check (a Message has some 80 fields, most absent)."""
+        layout = self._layout.get(id(fields))
+        if layout is None:
+            return fields.values()
+        order, required = layout
+        names = required.union(name for name in value if name in order)
+        return [fields[name] for name in sorted(names, key=order.__getitem__)]
 
     def _parse_mode_for(
         self, name: str, value: Mapping[str, Any], fields: Mapping[str, FieldSpec]
