@@ -761,6 +761,10 @@ async def _bot_scenarios(
     if len(people.to_approve) < args.approvals + warmup(args.approvals):
         raise BenchError("not enough ideas with the committee to approve")
     committee = harness.user(user_id=people.committee, first_name="Committee")
+    label = "/review: the committee's queue"
+    rates["review"] = await measure_commands(
+        harness, committee, "review", args.updates, label, budget
+    )
     rates["approve"] = await measure_approvals(harness, committee, people.to_approve, budget)
     began = time.perf_counter()  # what a full collection costs with the bot running
     gc.collect()

@@ -198,6 +198,9 @@ class Item(Base):
         Index("ix_item_campaign_status", "campaign_id", "status", "stage_since"),
         Index("ix_item_campaign_submitted", "campaign_id", "submitted_at", "kind", "unit_id", "id"),
         Index("ix_item_unit_status", "unit_id", "status"),
+        # The items at a stage, oldest first: the committee's queue and the overdue look read
+        # the stage's range, not every item ever submitted (0011).
+        Index("ix_item_status_stage", "status", "stage_since", "id"),
         Index(
             "ix_item_campaign_approved",
             "campaign_id",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    exists,
     func,
     or_,
     select,
@@ -137,11 +138,15 @@ def _reviewers() -> tuple[Select[Any], Select[Any], Select[Any]]:
 
 
 _REVIEWERS = _reviewers()
+# Driven by the unit's assessors (an EXISTS per assessor): as a join SQLite read every active
+# member from the status index.
 _HAS_ASSESSOR = (
     select(func.count())
     .select_from(UnitAssessor)
-    .join(Member, Member.id == UnitAssessor.member_id)
-    .where(UnitAssessor.unit_id == bindparam("unit_id"), Member.status == MemberStatus.ACTIVE)
+    .where(
+        UnitAssessor.unit_id == bindparam("unit_id"),
+        exists().where(Member.id == UnitAssessor.member_id, Member.status == MemberStatus.ACTIVE),
+    )
 )
 
 
