@@ -146,25 +146,23 @@ async def rank(update: Update, context: BotContext) -> None:
     period = None if key == "all" else containing(PeriodKind(key), today)
     async with context.db.read() as session:
         # The period's savings per head is all the ranking shows: from the units' ledger.
-        units = await figures.unit_savings(session, campaign.id, period)
+        ranked = await figures.unit_ranking(session, campaign.id, period, TOP, member.unit_id)
         workers = await figures.top_workers(session, campaign.id, period, TOP)
         standing = await figures.member_standing(session, campaign.id, member, period)
     lines = [tr._("🏆 <b>Rankings</b> · {period}", period=tr.plain(RANK_PERIODS[key])), ""]
     lines.append(tr._("<b>Units by savings per head</b>"))
-    ranked = [u for u in units if not u.archived]
-    for i, unit in enumerate(ranked, 1):
-        if i <= TOP or unit.unit_id == member.unit_id:
-            marker = "👉 " if unit.unit_id == member.unit_id else ""
-            lines.append(
-                tr._(
-                    "{marker}{rank}. {unit}: {per_head}/head ({saved})",
-                    marker=marker,
-                    rank=i,
-                    unit=unit.name,
-                    per_head=cards.money(tr, unit.per_head),
-                    saved=cards.money(tr, unit.saved),
-                )
+    for i, unit in ranked:
+        marker = "👉 " if unit.unit_id == member.unit_id else ""
+        lines.append(
+            tr._(
+                "{marker}{rank}. {unit}: {per_head}/head ({saved})",
+                marker=marker,
+                rank=i,
+                unit=unit.name,
+                per_head=cards.money(tr, unit.per_head),
+                saved=cards.money(tr, unit.saved),
             )
+        )
     if not ranked:
         lines.append(tr._("No units yet."))
     lines += ["", tr._("<b>Top savers</b>")]

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.services import campaigns, figures, items, ledger, people, review
+from bot.services import campaigns, figures, items, ledger, people, review, units
 from bot.services.periods import Period, PeriodKind, containing, local_midnight
 from storage.db import Database
 from storage.models import Campaign, Member, MemberSaving, Unit, UnitSaving
@@ -189,5 +189,64 @@ async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: st
         await ledger.rebuild(db, campaign.id, TZ)
         async with db.read() as session:
             assert set((await session.execute(_UNIT_ROWS)).all()) == rows
+    finally:
+        await db.dispose()
+
+
+async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: str) -> None:
+    """/rank's units come ranked from the database (savings per head rounded half up to the
+    fen, then savings, then name by code point); the same order as `unit_savings` ranked in
+    Python, ties, negative amounts, no headcount, and archived units included."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        shape = [  # name, headcount, fen (None: no ledger row), archived
+            ("甲", 3, 1000, False),  # 333.33 fen per head
+            ("乙", 6, 2000, False),  # 333.33, more saved
+            ("丙", 3, 1001, False),  # 333.67: 334
+            ("丁", 2, 667, False),  # 333.5: 334 (half up)
+            ("c", 2, 667, False),  # ties on everything but the name: B < a < c by code point
+            ("B", 2, 667, False),
+            ("a", 2, 667, False),
+            ("戊", 0, 500, False),  # no headcount, no members: 0 per head
+            ("己", 10, None, False),
+            ("庚", 3, -1001, False),  # -333.67: -334
+            ("辛", 2, -667, False),  # -333.5: -334 (half up, away from zero)
+            ("壬", 1, 900_000, True),  # archived: not ranked
+        ]
+        ids = {}
+        for name, headcount, fen, archived in shape:
+            unit = await units.create_unit(db, None, name, headcount, NOW)  # type: ignore[arg-type]
+            ids[name] = unit.id
+            async with db.write() as session:
+                if archived:
+                    await session.execute(
+                        update(Unit).where(Unit.id == unit.id).values(archived=True)
+                    )
+                if fen is not None:
+                    session.add(
+                        UnitSaving(
+                            campaign_id=campaign.id,
+                            period=ledger.key_of(None),
+                            unit_id=unit.id,
+                            fen=fen,
+                            approved=1,
+                        )
+                    )
+        async with db.read() as session:
+            everyone = await figures.unit_savings(session, campaign.id, None)
+        in_python = [u for u in everyone if not u.archived]
+        order = [u.name for u in in_python]
+        assert order == ["丙", "B", "a", "c", "丁", "乙", "甲", "戊", "己", "辛", "庚"]
+        for top, mine in [(10, ids["庚"]), (3, ids["甲"]), (3, ids["壬"]), (0, None), (20, None)]:
+            async with db.read() as session:
+                ranked = await figures.unit_ranking(session, campaign.id, None, top, mine)
+            expected = [
+                (i, u.unit_id, u.per_head, u.saved, u.headcount)
+                for i, u in enumerate(in_python, 1)
+                if i <= top or u.unit_id == mine
+            ]
+            got = [(i, u.unit_id, u.per_head, u.saved, u.headcount) for i, u in ranked]
+            assert got == expected, (top, mine)
     finally:
         await db.dispose()

@@ -374,6 +374,83 @@ async def unit_savings(
     return _ranked(units)
 
 
+@functools.cache
+def _unit_ranking_query(dialect: str) -> Executable:
+    """The units (not archived) ranked by the period's savings per head, then savings, then
+    name, as `_ranked` orders them; the rows of the first `top` and of the unit `unit_id`
+    (parameters also `campaign_id`, `period`). Built once per database.
+
+    Savings per head is ranked in whole fen, rounded half up with integers as `_per_head`
+    rounds: (2 x fen + headcount) div (2 x headcount). Names compare by code point, as in
+    Python (PostgreSQL's collation "C")."""
+    row = and_(
+        UnitSaving.campaign_id == bindparam("campaign_id", type_=Integer),
+        UnitSaving.period == bindparam("period", type_=String),
+        UnitSaving.unit_id == Unit.id,
+    )
+    units = (
+        select(
+            Unit.id.label("unit_id"),
+            Unit.name.label("name"),
+            _headcount().label("headcount"),
+            func.coalesce(UnitSaving.approved, 0).label("approved"),
+            func.coalesce(UnitSaving.fen, 0).label("fen"),
+        )
+        .outerjoin(UnitSaving, row)
+        .where(Unit.archived.is_(False))
+        .subquery()
+    )
+    fen, people = units.c.fen, units.c.headcount
+    whole = (2 * func.abs(fen) + people) // (2 * people)  # in whole fen, half up
+    per_head = case((people <= 0, 0), (fen < 0, -whole), else_=whole)
+    name = units.c.name.collate("C" if dialect == "postgresql" else "BINARY")
+    position = func.row_number().over(order_by=(per_head.desc(), fen.desc(), name, units.c.unit_id))
+    ranked = select(units, position.label("position")).subquery()
+    return (
+        select(ranked)
+        .where(
+            (ranked.c.position <= bindparam("top", type_=Integer))
+            | (ranked.c.unit_id == bindparam("unit_id", type_=Integer))
+        )
+        .order_by(ranked.c.position)
+    )
+
+
+async def unit_ranking(
+    session: AsyncSession, campaign_id: int, period: Period | None, top: int, unit_id: int | None
+) -> list[tuple[int, UnitFigures]]:
+    """(position, figures) of the first `top` units by savings per head in the period (None:
+    the whole campaign) and of the unit `unit_id`, from the units' ledger: the database ranks
+    them, so only these few are built however many units there are. Archived units are not
+    ranked; the counts other than ideas approved are left at 0."""
+    values = {
+        "campaign_id": campaign_id,
+        "period": ledger.key_of(period),
+        "top": top,
+        "unit_id": unit_id or 0,
+    }
+    rows = await session.execute(_unit_ranking_query(session.get_bind().dialect.name), values)
+    ranking = []
+    for row in rows:
+        unit, name, headcount, approved, fen, position = tuple[Any, ...](row)
+        saved = yuan(int(fen))
+        figures = UnitFigures(
+            unit_id=int(unit),
+            name=str(name),
+            archived=False,
+            headcount=int(headcount),
+            submitted=0,
+            approved=int(approved),
+            rejected=0,
+            participants=0,
+            saved=saved,
+            saved_to_date=saved if period is None else Decimal("0.00"),
+            open_waste=0,
+        )
+        ranking.append((int(position), figures))
+    return ranking
+
+
 # ---- the plant --------------------------------------------------------------------------------
 
 
