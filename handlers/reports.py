@@ -14,7 +14,6 @@ from bot.context import BotContext
 from bot.menu import button_filter
 from bot.services import announcements, export, figures, people, posts
 from bot.services.errors import ServiceError
-from bot.services.figures import UnitFigures
 from bot.services.periods import PeriodKind, containing
 from bot.services.reports import ReportKind
 from storage.models import Campaign, MemberStatus
@@ -69,27 +68,23 @@ async def progress(update: Update, context: BotContext) -> None:
     today = context.state.clock.now().astimezone(context.settings.tzinfo).date()
     async with context.db.read() as session:
         # Savings to date and headcounts are all this shows: from the units' ledger.
-        units = await figures.unit_savings(session, campaign.id, None)
-    plant = figures.plant_figures(campaign, units, today + timedelta(days=1))
+        units = await figures.unit_progress(session, campaign.id, context.member.unit_id)
+    plant = figures.plant_to_date(campaign, units, today + timedelta(days=1))
     lines = [
         tr._("📈 <b>Campaign progress</b> · {name}", name=campaign.name),
         "",
         *bulletins.progress_lines(tr, plant),
     ]
-    ranked = sorted(units, key=lambda u: (-u.per_head_to_date, u.name))
-    mine = next((u for u in ranked if u.unit_id == context.member.unit_id), None)
-    if mine is not None:
-        lines += ["", *_unit_progress(context, campaign, mine, ranked, plant.elapsed)]
+    if units.unit is not None:
+        lines += ["", *_unit_progress(context, campaign, units, plant.elapsed)]
     await context.show(update, "\n".join(lines))
 
 
 def _unit_progress(
-    context: BotContext,
-    campaign: Campaign,
-    unit: UnitFigures,
-    ranked: list[UnitFigures],
-    elapsed: float,
+    context: BotContext, campaign: Campaign, units: figures.UnitProgress, elapsed: float
 ) -> list[str]:
+    unit = units.unit
+    assert unit is not None
     tr = context.tr
     return [
         tr._("<b>My unit: {unit}</b> ({n} people)", unit=unit.name, n=unit.headcount),
@@ -104,8 +99,8 @@ def _unit_progress(
         tr._(
             "Pace: {pace}% of what is due by now · rank {rank} of {n} units",
             pace=figures.pace_pct(unit.per_head_to_date, campaign, elapsed),
-            rank=ranked.index(unit) + 1,
-            n=len(ranked),
+            rank=units.position,
+            n=units.units,
         ),
     ]
 

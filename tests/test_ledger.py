@@ -194,9 +194,10 @@ async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: st
 
 
 async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: str) -> None:
-    """/rank's units come ranked from the database (savings per head rounded half up to the
-    fen, then savings, then name by code point); the same order as `unit_savings` ranked in
-    Python, ties, negative amounts, no headcount, and archived units included."""
+    """/rank's and /progress's units come ranked from the database (savings per head rounded
+    half up to the fen, then savings or not, then name by code point), with /progress's totals:
+    the same as `unit_savings` ranked and added up in Python, ties, negative amounts, no
+    headcount, and archived units included."""
     db = Database(db_url)
     try:
         campaign = await campaigns.ensure_default(db, NOW.date())
@@ -212,7 +213,8 @@ async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: st
             ("己", 10, None, False),
             ("庚", 3, -1001, False),  # -333.67: -334
             ("辛", 2, -667, False),  # -333.5: -334 (half up, away from zero)
-            ("壬", 1, 900_000, True),  # archived: not ranked
+            ("壬", 1, 900_000, True),  # archived: not in /rank; in /progress (it saved)
+            ("癸", 5, None, True),  # archived, nothing saved: in neither
         ]
         ids = {}
         for name, headcount, fen, archived in shape:
@@ -248,5 +250,24 @@ async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: st
             ]
             got = [(i, u.unit_id, u.per_head, u.saved, u.headcount) for i, u in ranked]
             assert got == expected, (top, mine)
+        # /progress: every unit `_ranked` keeps, by savings per head to date, then name.
+        by_progress = sorted(everyone, key=lambda u: (-u.per_head_to_date, u.name))
+        assert ids["壬"] in [u.unit_id for u in by_progress]
+        assert ids["癸"] not in [u.unit_id for u in everyone]
+        plant = figures.plant_figures(campaign, everyone, NOW.date())
+        for mine in [*ids.values(), None]:
+            async with db.read() as session:
+                progress = await figures.unit_progress(session, campaign.id, mine)
+            totals = figures.plant_to_date(campaign, progress, NOW.date())
+            assert totals == plant
+            assert progress.units == len(by_progress)
+            place = [i for i, u in enumerate(by_progress, 1) if u.unit_id == mine]
+            assert progress.position == (place[0] if place else 0), mine
+            shown = progress.unit
+            found = next((u for u in by_progress if u.unit_id == mine), None)
+            assert (shown and shown.per_head_to_date, shown and shown.headcount) == (
+                found and found.per_head_to_date,
+                found and found.headcount,
+            )
     finally:
         await db.dispose()

@@ -8,6 +8,7 @@ co-authors share it equally.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     true,
     type_coerce,
@@ -374,37 +376,53 @@ async def unit_savings(
     return _ranked(units)
 
 
-@functools.cache
-def _unit_ranking_query(dialect: str) -> Executable:
-    """The units (not archived) ranked by the period's savings per head, then savings, then
-    name, as `_ranked` orders them; the rows of the first `top` and of the unit `unit_id`
-    (parameters also `campaign_id`, `period`). Built once per database.
-
-    Savings per head is ranked in whole fen, rounded half up with integers as `_per_head`
-    rounds: (2 x fen + headcount) div (2 x headcount). Names compare by code point, as in
-    Python (PostgreSQL's collation "C")."""
+def _ledger_units(with_savings: bool) -> Subquery:
+    """Each unit's id, name, headcount, ideas approved and savings in fen in a period of the
+    units' ledger (parameters `campaign_id`, `period`): the units not archived, and with
+    `with_savings` the archived ones with savings too."""
+    saving = func.coalesce(UnitSaving.fen, 0)
     row = and_(
         UnitSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         UnitSaving.period == bindparam("period", type_=String),
         UnitSaving.unit_id == Unit.id,
     )
-    units = (
+    shown = Unit.archived.is_(False)
+    return (
         select(
             Unit.id.label("unit_id"),
             Unit.name.label("name"),
             _headcount().label("headcount"),
             func.coalesce(UnitSaving.approved, 0).label("approved"),
-            func.coalesce(UnitSaving.fen, 0).label("fen"),
+            saving.label("fen"),
         )
         .outerjoin(UnitSaving, row)
-        .where(Unit.archived.is_(False))
+        .where(or_(shown, saving != 0) if with_savings else shown)
         .subquery()
     )
+
+
+def _per_head_fen(units: Subquery) -> ColumnElement[int]:
+    """Savings per head in whole fen, rounded half up (away from zero) as `_per_head` rounds:
+    (2 x |fen| + headcount) div (2 x headcount), with the sign of the savings."""
     fen, people = units.c.fen, units.c.headcount
-    whole = (2 * func.abs(fen) + people) // (2 * people)  # in whole fen, half up
-    per_head = case((people <= 0, 0), (fen < 0, -whole), else_=whole)
-    name = units.c.name.collate("C" if dialect == "postgresql" else "BINARY")
-    position = func.row_number().over(order_by=(per_head.desc(), fen.desc(), name, units.c.unit_id))
+    whole = (2 * func.abs(fen) + people) // (2 * people)
+    return case((people <= 0, 0), (fen < 0, -whole), else_=whole)
+
+
+def _code_point_order(units: Subquery, dialect: str) -> ColumnElement[str]:
+    """The units' names compared by code point, as Python compares them (PostgreSQL's
+    collation "C")."""
+    return units.c.name.collate("C" if dialect == "postgresql" else "BINARY")
+
+
+@functools.cache
+def _unit_ranking_query(dialect: str) -> Executable:
+    """The units (not archived) ranked by the period's savings per head, then savings, then
+    name, as `_ranked` orders them; the rows of the first `top` and of the unit `unit_id`
+    (parameters also `campaign_id`, `period`). Built once per database."""
+    units = _ledger_units(with_savings=False)
+    order = (_per_head_fen(units).desc(), units.c.fen.desc(), _code_point_order(units, dialect))
+    position = func.row_number().over(order_by=(*order, units.c.unit_id))
     ranked = select(units, position.label("position")).subquery()
     return (
         select(ranked)
@@ -449,6 +467,81 @@ async def unit_ranking(
         )
         ranking.append((int(position), figures))
     return ranking
+
+
+@functools.cache
+def _unit_progress_query(dialect: str) -> Executable:
+    """The units `_ranked` keeps for the whole campaign (not archived, or with savings)
+    ranked by savings per head to date, then name, with the totals over them: the rows of
+    the unit `unit_id` and of the first (the totals when the member has no unit). Parameters
+    also `campaign_id`, `period`; built once per database."""
+    units = _ledger_units(with_savings=True)
+    order = (_per_head_fen(units).desc(), _code_point_order(units, dialect), units.c.unit_id)
+    ranked = select(
+        units,
+        func.row_number().over(order_by=order).label("position"),
+        func.count().over().label("units"),
+        func.sum(units.c.headcount).over().label("people"),
+        func.sum(units.c.approved).over().label("approved_in_all"),
+        func.sum(units.c.fen).over().label("fen_in_all"),
+    ).subquery()
+    return (
+        select(ranked)
+        .where((ranked.c.unit_id == bindparam("unit_id", type_=Integer)) | (ranked.c.position == 1))
+        .order_by(ranked.c.position)
+    )
+
+
+@dataclass(frozen=True)
+class UnitProgress:
+    """The units' savings to date, added up, and one unit's with its place among them."""
+
+    units: int  # the units ranked
+    headcount: int
+    approved: int
+    saved_to_date: Decimal
+    unit: UnitFigures | None  # the unit asked for, if it is ranked
+    position: int  # its place (1 = best savings per head), 0 without it
+
+
+async def unit_progress(
+    session: AsyncSession, campaign_id: int, unit_id: int | None
+) -> UnitProgress:
+    """The campaign's savings to date from the units' ledger, with the unit `unit_id` ranked
+    by savings per head to date among the units (as /progress shows them), in one statement
+    that returns one or two rows however many units there are."""
+    values = {"campaign_id": campaign_id, "period": ledger.key_of(None), "unit_id": unit_id or 0}
+    rows = await session.execute(_unit_progress_query(session.get_bind().dialect.name), values)
+    found: UnitProgress = UnitProgress(0, 0, 0, Decimal("0.00"), None, 0)
+    for row in rows:
+        unit, name, headcount, approved, fen, position, units, people, all_approved, all_fen = (
+            tuple[Any, ...](row)
+        )
+        found = UnitProgress(
+            units=int(units),
+            headcount=int(people or 0),
+            approved=int(all_approved or 0),
+            saved_to_date=yuan(int(all_fen or 0)),
+            unit=found.unit,
+            position=found.position,
+        )
+        if unit == unit_id:
+            saved = yuan(int(fen))
+            mine = UnitFigures(
+                unit_id=int(unit),
+                name=str(name),
+                archived=False,  # not read: the ranking is all /progress shows of it
+                headcount=int(headcount),
+                submitted=0,
+                approved=int(approved),
+                rejected=0,
+                participants=0,
+                saved=saved,
+                saved_to_date=saved,
+                open_waste=0,
+            )
+            found = dataclasses.replace(found, unit=mine, position=int(position))
+    return found
 
 
 # ---- the plant --------------------------------------------------------------------------------
@@ -496,6 +589,21 @@ def plant_figures(campaign: Campaign, units: list[UnitFigures], upto: date) -> P
         approved=sum(u.approved for u in units),
         saved=sum((u.saved for u in units), Decimal("0.00")),
         saved_to_date=sum((u.saved_to_date for u in units), Decimal("0.00")),
+        total_target=campaign.total_target,
+        per_head_target=campaign.per_head_target,
+        elapsed=elapsed_share(campaign.starts_on, campaign.ends_on, upto),
+    )
+
+
+def plant_to_date(campaign: Campaign, progress: UnitProgress, upto: date) -> PlantFigures:
+    """The plant's totals for the whole campaign from `unit_progress`, as `plant_figures`
+    adds them up from `unit_savings`."""
+    return PlantFigures(
+        headcount=progress.headcount,
+        submitted=0,
+        approved=progress.approved,
+        saved=progress.saved_to_date,
+        saved_to_date=progress.saved_to_date,
         total_target=campaign.total_target,
         per_head_target=campaign.per_head_target,
         elapsed=elapsed_share(campaign.starts_on, campaign.ends_on, upto),
