@@ -346,6 +346,28 @@ def _unit_savings_query() -> Executable:
     ).outerjoin(UnitSaving, row)
 
 
+def _from_ledger(
+    row: tuple[Any, ...], period: Period | None, archived: bool = False
+) -> UnitFigures:
+    """A unit's figures from a row of the units' ledger (id, name, headcount, ideas approved,
+    fen); the counts the ledger does not keep are left at 0."""
+    unit, name, headcount, approved, fen = row[:5]
+    saved = yuan(int(fen))
+    return UnitFigures(
+        unit_id=int(unit),
+        name=str(name),
+        archived=archived,
+        headcount=int(headcount),
+        submitted=0,
+        approved=int(approved),
+        rejected=0,
+        participants=0,
+        saved=saved,
+        saved_to_date=saved if period is None else Decimal("0.00"),
+        open_waste=0,
+    )
+
+
 async def unit_savings(
     session: AsyncSession, campaign_id: int, period: Period | None
 ) -> list[UnitFigures]:
@@ -355,24 +377,7 @@ async def unit_savings(
     rows = await session.execute(
         _unit_savings_query(), {"campaign_id": campaign_id, "period": ledger.key_of(period)}
     )
-    units = []
-    for r in rows:
-        saved = yuan(r[5])
-        units.append(
-            UnitFigures(
-                unit_id=r[0],
-                name=r[1],
-                archived=bool(r[2]),
-                headcount=int(r[3]),
-                submitted=0,
-                approved=int(r[4]),
-                rejected=0,
-                participants=0,
-                saved=saved,
-                saved_to_date=saved if period is None else Decimal("0.00"),
-                open_waste=0,
-            )
-        )
+    units = [_from_ledger((r[0], r[1], r[3], r[4], r[5]), period, bool(r[2])) for r in rows]
     return _ranked(units)
 
 
@@ -450,22 +455,8 @@ async def unit_ranking(
     rows = await session.execute(_unit_ranking_query(session.get_bind().dialect.name), values)
     ranking = []
     for row in rows:
-        unit, name, headcount, approved, fen, position = tuple[Any, ...](row)
-        saved = yuan(int(fen))
-        figures = UnitFigures(
-            unit_id=int(unit),
-            name=str(name),
-            archived=False,
-            headcount=int(headcount),
-            submitted=0,
-            approved=int(approved),
-            rejected=0,
-            participants=0,
-            saved=saved,
-            saved_to_date=saved if period is None else Decimal("0.00"),
-            open_waste=0,
-        )
-        ranking.append((int(position), figures))
+        fields = tuple[Any, ...](row)
+        ranking.append((int(fields[5]), _from_ledger(fields, period)))
     return ranking
 
 
@@ -525,21 +516,8 @@ async def unit_progress(
             unit=found.unit,
             position=found.position,
         )
-        if unit == unit_id:
-            saved = yuan(int(fen))
-            mine = UnitFigures(
-                unit_id=int(unit),
-                name=str(name),
-                archived=False,  # not read: the ranking is all /progress shows of it
-                headcount=int(headcount),
-                submitted=0,
-                approved=int(approved),
-                rejected=0,
-                participants=0,
-                saved=saved,
-                saved_to_date=saved,
-                open_waste=0,
-            )
+        if unit == unit_id:  # (its archived flag is not read: /progress shows its figures)
+            mine = _from_ledger((unit, name, headcount, approved, fen), None)
             found = dataclasses.replace(found, unit=mine, position=int(position))
     return found
 
