@@ -42,8 +42,16 @@ class BotApplication(Application[Any, BotContext, Any, Any, AppState, Any]):
             await super().process_update(update)
 
     async def update_persistence(self) -> None:
-        """PTB's timer, shutdown and tools: everything queued is written."""
-        await self._persist(ids_may_wait=False)
+        """PTB's timer, shutdown and tools: everything queued is written. A failure is logged
+        and the changes stay queued for the next write: raised here, it would end PTB's timer
+        for good, and `stop()` would raise it again and skip the final write at shutdown (whose
+        `SqlPersistence.flush` still raises)."""
+        try:
+            await self._persist(ids_may_wait=False)
+        except Exception:
+            logger.warning(
+                "Could not save the bot's state: it is kept for the next write", exc_info=True
+            )
 
     async def persist_update(self) -> None:
         """After each update: its changes are written; with none, its id may wait a moment

@@ -31,12 +31,14 @@ async def skip_redelivered(update: Update, context: BotContext) -> None:
     """Runs first: an update Telegram delivers again after it was handled is ignored. The
     sender's member row (for `load_member`) and the active campaign come with the answer."""
     user = update.effective_user
+    # Memory first: an id leaves it only once written, so it is in one place or the other.
+    remembered = context.bot_data.persistence.remembers(update.update_id)
     try:
         async with context.db.read() as session:
             look = await updates.first_look(session, update.update_id, user.id if user else None)
         context.member, context.campaign = look.member, look.campaign
         context.member_looked_up = True
-        again = look.handled or context.bot_data.persistence.remembers(update.update_id)
+        again = remembered or look.handled
     except Exception:
         logger.error("Could not look up update %s", update.update_id, exc_info=True)
         _fallback_language(update, context)

@@ -139,3 +139,40 @@ async def test_a_read_only_update_is_remembered_until_its_id_is_written_with_oth
     finally:
         await stop_app(app)
     assert telegram.violations == []
+
+
+async def test_a_failed_timed_write_keeps_the_waiting_ids_for_the_next(
+    db_url: str, telegram: FakeTelegram, clock: ManualClock
+) -> None:
+    """PTB's timer must survive a failed write (an exception would end it, and `stop()` would
+    raise it again and skip the last write): it is logged and the ids stay queued."""
+    app = await start_app(make_settings(db_url), telegram, clock)
+    bot = BotHarness(app, telegram)
+    fired: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if not fired and statement.startswith("INSERT INTO processed_update"):
+            fired.append(statement)
+            raise OperationalError(statement, None, Exception("injected: database is locked"))
+
+    try:
+        p = await plant(bot, clock, "en")
+        recorder = Recorder(bot)
+        await p.worker.command("my")
+        [mine] = recorder.updates
+        engine = bot.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            await app.update_persistence()  # PTB's timer: the write fails, nothing is raised
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+        assert fired, "the fault was not injected"
+        assert not await _handled(bot, mine["update_id"])
+        calls = len(telegram.calls)
+        await bot.process(mine)  # still remembered: a redelivery is ignored
+        assert len(telegram.calls) == calls
+        await app.update_persistence()  # the next tick writes it
+        assert await _handled(bot, mine["update_id"])
+    finally:
+        await stop_app(app)
+    assert telegram.violations == []
