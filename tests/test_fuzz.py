@@ -793,8 +793,10 @@ async def test_forged_presses_are_answered_and_change_nothing(
 
 # ---- the review: reason, question, opinion; the approval panel ------------------------------
 
-# Opening another item is no junk for a reviewer: the committee may open any item under review.
-REVIEW_JUNK = junk(text=False).filter(lambda m: m != Msg("button", "rv:{item}:open"))
+# Opening an item is no junk for a reviewer: the committee may open any item under review,
+# and a member's id filled in can be an item's (the item being reviewed here, say).
+OPENINGS = (Msg("button", "rv:{item}:open"), Msg("button", "rv:{member}:open"))
+REVIEW_JUNK = junk(text=False).filter(lambda m: m not in OPENINGS)
 
 
 async def _submitted(w: World) -> Item:
