@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from bot.commands import COMMANDS
 from bot.i18n import _html_format
+from bot.services import units
+from bot.services.errors import ServiceError
 from tests.conftest import TEST_TOKEN, BotHarness
 
 
@@ -129,3 +131,25 @@ def test_texts_are_formatted_exactly_as_markupsafe_would(
     kwargs = {f"v{i}": value for i, (value, _) in enumerate(fields)}
     fast = _outcome(lambda: _html_format(template, kwargs))
     assert fast == _outcome(lambda: str(Markup(template).format(**kwargs)))
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("120", 120),
+        ("1,200人", 1200),
+        ("０１２", 12),
+        ("0" * 10_000 + "7", 7),  # leading zeros: a number all the same
+        ("1000000", 1_000_000),
+        ("1000001", None),
+        ("9" * 10_000, None),  # int() refuses more than 4,300 digits: a clear "no", not a crash
+        ("²", None),
+    ],
+)
+def test_a_headcount_is_a_number_of_people(typed: str, expected: int | None) -> None:
+    if expected is None:
+        with pytest.raises(ServiceError) as refused:
+            units.parse_headcount(typed)
+        assert refused.value.code == "bad_headcount"
+    else:
+        assert units.parse_headcount(typed) == expected

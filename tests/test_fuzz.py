@@ -576,7 +576,9 @@ class Walk:
             "Which unit does the idea apply to?"
         )
         await self.unit_and_files()
-        await self.junk(junk(text=False), "co-authors")
+        # Adding the colleague (a member's id filled in) is a choice the worker can make.
+        colleague = Msg("button", "it:{key}:co:{member}")
+        await self.junk(junk(text=False).filter(lambda m: m != colleague), "co-authors")
         for query in data.draw(st.lists(TEXTS, max_size=2), label="co-author search"):
             replies = await self.send(Msg("text", query))
             nobody = "Nobody found for «{query}». Try another part of the name, or tap Done."

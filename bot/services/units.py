@@ -31,7 +31,11 @@ def parse_headcount(text: str) -> int:
     text = text.strip().replace(",", "").replace("，", "").rstrip("人")
     if not text.isdecimal():  # isdigit() also takes "²" and "①", which int() refuses
         raise ServiceError("bad_headcount")
-    value = int(text)
+    digits = text.lstrip("0０") or "0"
+    # Too many digits is too many people (int() also refuses more than 4,300 digits).
+    if len(digits) > len(str(MAX_HEADCOUNT)):
+        raise ServiceError("bad_headcount")
+    value = int(digits)
     if value > MAX_HEADCOUNT:
         raise ServiceError("bad_headcount")
     return value
