@@ -183,7 +183,8 @@ async def _posts_job(context: BotContext) -> None:
 
 async def _after_update(update: Update, context: BotContext) -> None:
     """Record the update as handled with the conversation positions and drafts it changed
-    (one transaction, now rather than on PTB's timer: a crash loses nothing), then send what
+    (one transaction, now rather than on PTB's timer: a crash loses nothing; an update that
+    changed none has its id written with the next write, within a second), then send what
     its handlers wrote to the outbox without holding up the next update."""
     app = context.application
     assert isinstance(app, BotApplication)

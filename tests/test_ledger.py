@@ -167,7 +167,8 @@ async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: st
                 )
             )
             async with db.read() as session:
-                kept = await figures.unit_savings(session, campaign.id, period)
+                ranking = await figures.unit_ranking(session, campaign.id, period, 100, None)
+                kept = [unit for _, unit in ranking]
                 summed = await figures.unit_figures(session, campaign.id, span)
             return tuple(
                 sorted((u.unit_id, u.approved, u.saved) for u in f) for f in (kept, summed)
@@ -196,8 +197,8 @@ async def test_the_units_ledger_agrees_with_the_items_in_every_period(db_url: st
 async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: str) -> None:
     """/rank's and /progress's units come ranked from the database (savings per head rounded
     half up to the fen, then savings or not, then name by code point), with /progress's totals:
-    the same as `unit_savings` ranked and added up in Python, ties, negative amounts, no
-    headcount, and archived units included."""
+    the same as the units' figures ranked (`_ranked`) and added up in Python, ties, negative
+    amounts, no headcount, and archived units included."""
     db = Database(db_url)
     try:
         campaign = await campaigns.ensure_default(db, NOW.date())
@@ -235,8 +236,13 @@ async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: st
                             approved=1,
                         )
                     )
-        async with db.read() as session:
-            everyone = await figures.unit_savings(session, campaign.id, None)
+        # The ranking in Python: the units' figures as the ledger gives them, `_ranked`.
+        everyone = figures._ranked(
+            figures._from_ledger(
+                (ids[name], name, people, int(fen is not None), fen or 0), None, gone
+            )
+            for name, people, fen, gone in shape
+        )
         in_python = [u for u in everyone if not u.archived]
         order = [u.name for u in in_python]
         assert order == ["丙", "B", "a", "c", "丁", "乙", "甲", "戊", "己", "辛", "庚"]

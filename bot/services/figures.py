@@ -8,7 +8,6 @@ co-authors share it equally.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -327,25 +326,6 @@ def _ranked(units: Iterable[UnitFigures]) -> list[UnitFigures]:
     return shown
 
 
-@functools.cache
-def _unit_savings_query() -> Executable:
-    """Headcounts and a period's row of the units' ledger (parameters `campaign_id`, `period`):
-    a primary-key lookup per unit, built once."""
-    row = and_(
-        UnitSaving.campaign_id == bindparam("campaign_id", type_=Integer),
-        UnitSaving.period == bindparam("period", type_=String),
-        UnitSaving.unit_id == Unit.id,
-    )
-    return select(
-        Unit.id,
-        Unit.name,
-        Unit.archived,
-        _headcount(),
-        func.coalesce(UnitSaving.approved, 0),
-        func.coalesce(UnitSaving.fen, 0),
-    ).outerjoin(UnitSaving, row)
-
-
 def _from_ledger(
     row: tuple[Any, ...], period: Period | None, archived: bool = False
 ) -> UnitFigures:
@@ -366,19 +346,6 @@ def _from_ledger(
         saved_to_date=saved if period is None else Decimal("0.00"),
         open_waste=0,
     )
-
-
-async def unit_savings(
-    session: AsyncSession, campaign_id: int, period: Period | None
-) -> list[UnitFigures]:
-    """Every unit's headcount, ideas approved and savings in the period (None: the whole
-    campaign, which are then its savings to date too), from the units' ledger, best savings
-    per head first. The other counts are left at 0."""
-    rows = await session.execute(
-        _unit_savings_query(), {"campaign_id": campaign_id, "period": ledger.key_of(period)}
-    )
-    units = [_from_ledger((r[0], r[1], r[3], r[4], r[5]), period, bool(r[2])) for r in rows]
-    return _ranked(units)
 
 
 def _ledger_units(with_savings: bool) -> Subquery:
@@ -503,23 +470,22 @@ async def unit_progress(
     that returns one or two rows however many units there are."""
     values = {"campaign_id": campaign_id, "period": ledger.key_of(None), "unit_id": unit_id or 0}
     rows = await session.execute(_unit_progress_query(session.get_bind().dialect.name), values)
-    found: UnitProgress = UnitProgress(0, 0, 0, Decimal("0.00"), None, 0)
+    totals: tuple[Any, ...] = (0, 0, 0, 0)  # units, people, ideas approved, fen: no units
+    mine, position = None, 0
     for row in rows:
-        unit, name, headcount, approved, fen, position, units, people, all_approved, all_fen = (
-            tuple[Any, ...](row)
-        )
-        found = UnitProgress(
-            units=int(units),
-            headcount=int(people or 0),
-            approved=int(all_approved or 0),
-            saved_to_date=yuan(int(all_fen or 0)),
-            unit=found.unit,
-            position=found.position,
-        )
-        if unit == unit_id:  # (its archived flag is not read: /progress shows its figures)
-            mine = _from_ledger((unit, name, headcount, approved, fen), None)
-            found = dataclasses.replace(found, unit=mine, position=int(position))
-    return found
+        fields = tuple[Any, ...](row)
+        totals = fields[6:10]  # the same on every row
+        if fields[0] == unit_id:  # (its archived flag is not read: /progress shows its figures)
+            mine, position = _from_ledger(fields, None), int(fields[5])
+    units, people, approved, fen = totals
+    return UnitProgress(
+        units=int(units),
+        headcount=int(people or 0),
+        approved=int(approved or 0),
+        saved_to_date=yuan(int(fen or 0)),
+        unit=mine,
+        position=position,
+    )
 
 
 # ---- the plant --------------------------------------------------------------------------------
@@ -575,7 +541,7 @@ def plant_figures(campaign: Campaign, units: list[UnitFigures], upto: date) -> P
 
 def plant_to_date(campaign: Campaign, progress: UnitProgress, upto: date) -> PlantFigures:
     """The plant's totals for the whole campaign from `unit_progress`, as `plant_figures`
-    adds them up from `unit_savings`."""
+    adds them up from every unit's figures."""
     return PlantFigures(
         headcount=progress.headcount,
         submitted=0,
