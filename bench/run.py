@@ -70,7 +70,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
@@ -92,6 +92,7 @@ from storage.models import (
     ItemKind,
     ItemStatus,
     Member,
+    MemberSaving,
     MemberStatus,
     UnitAssessor,
 )
@@ -424,6 +425,47 @@ def bare_application(
     return app
 
 
+def reply_application(
+    telegram: FakeTelegram, message: Mapping[str, Any]
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bare PTB application over the same fake whose /reply sends the message the bot sent
+    (`message`: the parameters of its sendMessage call, keyboard included) to the chat the
+    command came from, with no database: what that one Bot API call costs through PTB."""
+    request = FakeRequest(telegram)
+    app = Application.builder().token(TOKEN).request(request).get_updates_request(request).build()
+    kwargs = {key: value for key, value in message.items() if key != "chat_id"}
+    if isinstance(kwargs.get("reply_markup"), dict):
+        kwargs["reply_markup"] = InlineKeyboardMarkup.de_json(kwargs["reply_markup"], app.bot)
+
+    async def reply(update: Update, _context: Any) -> None:
+        assert update.effective_chat
+        await app.bot.send_message(update.effective_chat.id, **kwargs)
+
+    app.add_handler(CommandHandler("reply", reply))
+    return app
+
+
+async def measure_reply(
+    telegram: FakeTelegram,
+    message: Mapping[str, Any],
+    label: str,
+    n: int,
+    budget: float,
+    partner: tuple[TimedHarness, FakeUser],
+) -> Rate:
+    """The bot's reply to a command sent by `reply_application`, timed beside baseline B."""
+    app = reply_application(telegram, message)
+    await app.initialize()
+    try:
+        harness = TimedHarness(app, telegram, outbox=False, engine=None)
+        harness.partner = partner
+        return await measure_commands(
+            harness, harness.user(first_name="Alone"), "reply", n, label, budget
+        )
+    finally:
+        await app.shutdown()
+
+
 async def measure_commands(
     harness: TimedHarness, user: FakeUser, command: str, n: int, label: str, budget: float
 ) -> Rate:
@@ -540,6 +582,7 @@ class Cast:
     """Generated people the scenarios act as (Telegram ids as the generator gave them)."""
 
     reader: int  # the worker with the most items: /my, /rank, /progress
+    newcomer: int  # a worker with nothing certified yet: ranks last, behind every other one
     submitter: int  # a worker of a unit with an assessor: the submission flow
     committee: int  # a committee member: approvals
     committee_member_id: int
@@ -564,6 +607,21 @@ async def cast(db: Database, approvals: int) -> Cast:
                 .limit(1)
             )
         ).one()[0]
+        credited = select(MemberSaving.member_id).where(
+            MemberSaving.member_id == Member.id, MemberSaving.fen > 0
+        )
+        newcomer = await session.scalar(
+            select(Member.telegram_id)
+            .where(
+                Member.status == MemberStatus.ACTIVE,
+                Member.unit_id.is_not(None),
+                Member.is_admin.is_(False),
+                Member.is_committee.is_(False),
+                ~credited.exists(),
+            )
+            .order_by(Member.id)
+            .limit(1)
+        )
         submitter_row = (
             await session.execute(
                 select(Member.telegram_id, UnitAssessor.member_id)
@@ -573,7 +631,7 @@ async def cast(db: Database, approvals: int) -> Cast:
                     Member.status == MemberStatus.ACTIVE,
                     Member.is_admin.is_(False),
                     Member.is_committee.is_(False),
-                    Member.telegram_id != reader,
+                    Member.telegram_id.not_in((reader, newcomer)),
                 )
                 .order_by(Member.id.desc())
                 .limit(1)
@@ -617,16 +675,27 @@ async def cast(db: Database, approvals: int) -> Cast:
         recipients.add(
             await session.scalar(select(Member.telegram_id).where(Member.id == submitter_row[1]))
         )
-    if reader is None or submitter_row[0] is None or committee_tg is None:
+    if None in (reader, newcomer, submitter_row[0], committee_tg):
         raise BenchError("generated members have Telegram ids")
     return Cast(
         reader=int(reader),
+        newcomer=int(newcomer),
         submitter=int(submitter_row[0]),
         committee=int(committee_tg),
         committee_member_id=int(committee_id),
         to_approve=to_approve,
         recipients=sorted(int(r) for r in recipients if r is not None),
     )
+
+
+async def reply_of(user: FakeUser, command: str) -> dict[str, Any]:
+    """The parameters of the one sendMessage call the bot answers `command` with."""
+    began = len(user.telegram.calls)
+    await user.command(command)
+    calls = user.telegram.calls[began:]
+    if [c.method for c in calls] != ["sendMessage"]:
+        raise BenchError(f"/{command} answered with {[c.method for c in calls]}")
+    return dict(calls[0].params)
 
 
 def last_message(user: FakeUser) -> StoredMessage:
@@ -753,9 +822,22 @@ async def _bot_scenarios(
     for telegram_id in people.recipients:
         telegram.register_user({"id": telegram_id, "is_bot": False, "first_name": "Worker"})
     reader = harness.user(user_id=people.reader, first_name="Reader")
+    newcomer = harness.user(user_id=people.newcomer, first_name="Newcomer")
     rates = {}
+    replies = {}
     for key in ("my", "rank", "progress"):
         rates[key] = await measure_commands(harness, reader, key, args.updates, f"/{key}", budget)
+        replies[key] = await reply_of(reader, key)
+    for key in ("my", "rank"):
+        label = f"/{key}, a worker with nothing yet"
+        rates[f"{key}_new"] = await measure_commands(
+            harness, newcomer, key, args.updates, label, budget
+        )
+    for key, message in replies.items():
+        label = f"/{key}: its reply alone, bare PTB"
+        rates[f"{key}_reply"] = await measure_reply(
+            telegram, message, label, args.updates, budget, partner
+        )
     submitter = harness.user(user_id=people.submitter, first_name="Submitter")
     rates["submit"] = await measure_submissions(harness, submitter, args.flows, db, budget)
     if len(people.to_approve) < args.approvals + warmup(args.approvals):
@@ -1293,7 +1375,7 @@ def targets(sizes: Sequence[SizeFigures], peak_rss: int) -> list[Target]:
         against_b(found, s, "submit", p99=True)
         against_b(found, s, "approve", p99=True)
     large = by_name.get("large")
-    for key in ("my", "rank"):
+    for key in ("my", "rank", "my_new", "rank_new"):
         if large is None:
             break
         against_b(found, large, key, p99=False)
@@ -1400,6 +1482,9 @@ def render(
         "updates one at a time). SQL/upd: statements sent per update. 'B beside': baseline B",
         "run alongside the scenario, one B update after each of its updates (upd/s, p99 ms);",
         "the targets compare each scenario with its B beside, which shared its moments.",
+        "'a worker with nothing yet': one who ranks last (the most members ahead to count).",
+        "'its reply alone': the bot's answer to the command (its text and keyboard as sent),",
+        "sent by a bare PTB handler with no database: what that one Bot API call costs.",
         "",
     ]
     header = (

@@ -305,6 +305,8 @@ async def page_of(db: Database, member_id: int, page: int) -> tuple[int, int, li
         rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
         if rows:
             return int(rows[0][1]), max(page, 0), [row[0] for row in rows]
+        if page <= 0:  # the first page is empty: the member has no items
+            return 0, 0, []
         total = int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
         last = max(0, (total - 1) // MY_PAGE)
         if total == 0 or page <= last:
