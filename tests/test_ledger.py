@@ -4,10 +4,10 @@ items, and rebuilt when the time zone its periods are cut in changes."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Double, literal, select, update
 
 from bot.services import campaigns, figures, items, ledger, people, review, units
 from bot.services.periods import Period, PeriodKind, containing, local_midnight
@@ -275,5 +275,206 @@ async def test_the_database_ranks_units_as_the_ranking_in_python_does(db_url: st
                 found and found.per_head_to_date,
                 found and found.headcount,
             )
+    finally:
+        await db.dispose()
+
+
+async def test_a_verified_share_is_shown_as_the_items_and_a_rebuild_show_it(
+    db_url: str,
+) -> None:
+    """Six co-authors; 10,000 certified, then 5,000.01 verified: 833.335 yuan each, 833.34
+    half up. The ledger, kept by adding the change in float fen (10,000/6, then -4,999.99/6),
+    holds 83333.49999999999 fen: it is shown 833.34 too, as after a rebuild."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        authors = [await seed_member(db, n, unit.id, f"工{n}") for n in range(1, 7)]
+        chair = await seed_member(db, 99, unit.id, "主任")
+        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        first = authors[0]
+        item_id = await _idea(db, campaign, first, unit.id, 1, "10000", [m.id for m in authors[1:]])
+        await review.decide(db, item_id, chair.id, "approve", NOW, TZ)
+        await review.decide(db, item_id, chair.id, "implement", NOW, TZ)
+        verified = Decimal("5000.01")
+        later = NOW + timedelta(days=1)
+        await review.decide(db, item_id, chair.id, "verify", later, TZ, amount=verified)
+        expected = (verified / 6).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        assert expected == Decimal("833.34")
+        for rebuilt in (False, True):
+            if rebuilt:
+                await ledger.rebuild(db, campaign.id, TZ)
+            async with db.read() as session:
+                shown = await figures.member_standing(session, campaign.id, first)
+                top = await figures.top_workers(session, campaign.id, None, 10)
+            assert shown.total == expected, rebuilt
+            assert [w.saved for w in top] == [expected] * 6, rebuilt
+            # Six equal shares, shown equal: all first, listed by name.
+            assert shown.plant_rank == 1
+            assert [w.name for w in top] == sorted(m.name for m in authors)
+    finally:
+        await db.dispose()
+
+
+async def test_the_shown_fen_in_sql_is_what_yuan_shows(db_url: str) -> None:
+    """`_shown_fen` (ranks and the top list's ties) rounds as `yuan` does on both databases:
+    float noise away, then half up (PostgreSQL rounds its floats half to even)."""
+    values = [
+        0.0,
+        1e-12,
+        0.49994,
+        0.49999,
+        0.5,
+        2.5,
+        12.5,
+        83333.49999999999,
+        83333.50000000001,
+        500.00000000000006,
+        499.99999999999994,
+        100_000 / 3,
+        200_000 / 3,
+        1_000_000_000.5,
+        123.4994,
+        123.4996,
+    ]
+    db = Database(db_url)
+    try:
+        async with db.read() as session:
+            dialect = session.get_bind().dialect.name
+            for value in values:
+                shown = figures._shown_fen(literal(value, Double), dialect)
+                fen = await session.scalar(select(shown))
+                assert Decimal(repr(float(fen))).scaleb(-2) == figures.yuan(value), value
+    finally:
+        await db.dispose()
+    assert figures.yuan(figures.HALF_FEN) == Decimal("0.01")
+    assert figures.yuan(0.49999) == Decimal("0.00")
+    assert figures.yuan(83333.49999999999) == Decimal("833.34")
+    assert figures.yuan(83333.4) == Decimal("833.33")
+
+
+async def test_the_top_savers_leave_out_members_no_longer_active(db_url: str) -> None:
+    """/rank shows the top savers and "My place" on one screen: a deactivated member is in
+    neither (README: "less the members ahead who are no longer active"), even when they
+    saved more; back at work, they are in both again."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        gone = await seed_member(db, 1, unit.id, "离职")
+        here = await seed_member(db, 2, unit.id, "在岗")
+        chair = await seed_member(db, 3, unit.id, "主任")
+        admin = await seed_member(db, 4, unit.id, "办公室")
+        async with db.write() as session:
+            (await session.get(Member, admin.id)).is_admin = True  # type: ignore[union-attr]
+        await people.set_role(db, admin.id, chair.id, "committee", True, NOW)
+        big = await _idea(db, campaign, gone, unit.id, 1, "5000")
+        small = await _idea(db, campaign, here, unit.id, 2, "1000")
+        for item_id in (big, small):
+            await review.decide(db, item_id, chair.id, "approve", NOW, TZ)
+        await people.set_active(db, admin.id, gone.id, False, NOW)
+        month = containing(PeriodKind.MONTH, NOW.astimezone(TZ).date())
+        for period in (None, month):
+            async with db.read() as session:
+                top = await figures.top_workers(session, campaign.id, period, 10)
+                first = await figures.top_workers(session, campaign.id, period, 1)
+                mine = await figures.member_standing(session, campaign.id, here, period)
+            assert [(w.name, w.saved) for w in top] == [(here.name, Decimal("1000.00"))]
+            assert [w.name for w in first] == [here.name]  # the 1st among the active
+            assert mine.plant_rank == 1
+        await people.set_active(db, admin.id, gone.id, True, NOW)
+        async with db.read() as session:
+            top = await figures.top_workers(session, campaign.id, None, 10)
+            mine = await figures.member_standing(session, campaign.id, here)
+        assert [w.name for w in top] == [gone.name, here.name]
+        assert mine.plant_rank == 2
+    finally:
+        await db.dispose()
+
+
+async def test_equal_shown_savings_share_a_rank_and_are_listed_by_name(db_url: str) -> None:
+    """A is credited 5.00 (an idea of her own); B, C and D share an idea certified 16.00 and
+    verified 15.00: 5.00 each, though B's ledger row is 500.00000000000006 fen (16/3 - 1/3 in
+    float). All four show 5.00, rank first and are listed by name, however short the list;
+    E, shown 4.99, comes after them."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        a, b, c, d, e = [
+            await seed_member(db, n, unit.id, name) for n, name in enumerate("ABCDE", 1)
+        ]
+        chair = await seed_member(db, 9, unit.id, "Z")
+        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        alone = await _idea(db, campaign, a, unit.id, 1, "5")
+        shared = await _idea(db, campaign, b, unit.id, 2, "16", [c.id, d.id])
+        less = await _idea(db, campaign, e, unit.id, 3, "4.99")
+        for item_id in (alone, shared, less):
+            await review.decide(db, item_id, chair.id, "approve", NOW, TZ)
+        await review.decide(db, shared, chair.id, "implement", NOW, TZ)
+        await review.decide(db, shared, chair.id, "verify", NOW, TZ, amount=Decimal("15"))
+        async with db.read() as session:
+            crumbs = await session.scalar(
+                select(MemberSaving.fen).where(
+                    MemberSaving.member_id == b.id, MemberSaving.period == ledger.ALL
+                )
+            )
+            top = await figures.top_workers(session, campaign.id, None, 10)
+            shorter = [
+                [w.name for w in await figures.top_workers(session, campaign.id, None, n)]
+                for n in (1, 2)
+            ]
+            ranks = [
+                (await figures.member_standing(session, campaign.id, m)).plant_rank
+                for m in (a, b, c, d, e)
+            ]
+        assert crumbs != 500  # what the test is about
+        assert [(w.name, w.saved) for w in top] == [
+            *((name, Decimal("5.00")) for name in "ABCD"),
+            ("E", Decimal("4.99")),
+        ]
+        assert shorter == [["A"], ["A", "B"]]
+        assert ranks == [1, 1, 1, 1, 5]
+    finally:
+        await db.dispose()
+
+
+async def test_progress_and_the_weekly_bulletin_count_the_same_heads(db_url: str) -> None:
+    """/progress and the weekly bulletin both show the plant's savings per head to date. An
+    archived unit with a waste report still open (and no savings) is worth a line in the
+    bulletin, but its people count in neither per-head figure: an archived unit's heads count
+    only with its savings, as in /progress (from the units' ledger)."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        a = await seed_unit(db, "一车间", 10)
+        b = await seed_unit(db, "二车间", 90)
+        c = await seed_unit(db, "三车间", 40)
+        worker = await seed_member(db, 1, a.id, "甲")
+        chair = await seed_member(db, 2, a.id, "主任")
+        await people.set_role(db, chair.id, chair.id, "committee", True, NOW)
+        waste = items.Draft(kind="waste", unit_id=b.id, title="长明灯", place="二车间")
+        await items.submit(db, campaign.id, worker, waste, NOW - timedelta(days=20), TZ)
+        # 三车间 saved 300 before it was archived: its heads count.
+        saved_before = await _idea(
+            db, campaign, worker, c.id, 2, "300", when=NOW - timedelta(days=20)
+        )
+        await review.decide(db, saved_before, chair.id, "approve", NOW - timedelta(days=19), TZ)
+        for archived in (b, c):
+            await units.set_archived(db, chair.id, archived.id, True, NOW - timedelta(days=10))
+        idea = await _idea(db, campaign, worker, a.id, 1, "1000")
+        await review.decide(db, idea, chair.id, "approve", NOW, TZ)
+        today = NOW.astimezone(TZ).date()
+        week = containing(PeriodKind.WEEK, today)
+        async with db.read() as session:
+            listed = await figures.unit_figures(session, campaign.id, figures.Span.of(week, TZ))
+            progress = await figures.unit_progress(session, campaign.id, a.id)
+        assert b.id in [u.unit_id for u in listed]  # its open report is worth a line
+        upto = today + timedelta(days=1)
+        bulletin = figures.plant_figures(campaign, listed, upto)
+        shown = figures.plant_to_date(campaign, progress, upto)
+        assert bulletin.saved_to_date == shown.saved_to_date == Decimal("1300.00")
+        assert bulletin.headcount == shown.headcount == 50
+        assert bulletin.per_head_to_date == shown.per_head_to_date == Decimal("26.00")
     finally:
         await db.dispose()

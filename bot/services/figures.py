@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Double,
     Executable,
     Float,
     Integer,
+    Numeric,
     Select,
     String,
     Subquery,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -40,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from bot.services import ledger
 from bot.services.ledger import COUNTED_STATUSES, counted_fen
@@ -64,14 +67,39 @@ from storage.models import (
 from storage.types import UTCDateTime
 
 YUAN = Decimal("0.01")
-HALF_FEN = 0.5  # the least amount (in fen) that is shown as 0.01 yuan
+# Workers' amounts are sums of shares in float fen. Their exact values are rationals with small
+# denominators (whole-fen amounts divided by numbers of authors): exactly on a half fen, or at
+# least 1/(2 x denominator) fen from it (1/12 with 6 authors; 1/55440 for any mix of ideas of
+# up to 11 authors, lcm(1..11) = 27720), far more than the float noise (below 1e-8 fen up to a
+# million yuan). So an amount is first rounded to FEN_PLACES decimals of a fen, which takes the
+# noise away (83333.49999999999 is 83333.5), then half up to the fen. SQL does the same
+# (`_shown_fen`) where amounts shown equal must compare equal (ranks, the top list's ties).
+FEN_PLACES = 5
+_FEN_STEP = Decimal(1).scaleb(-FEN_PLACES)
+# The least amount (in fen) shown as 0.01 yuan; k + HALF_FEN is the least shown as k + 1 fen.
+HALF_FEN = 0.5 - 0.5 * 10**-FEN_PLACES
 
 
 def yuan(fen: float | int | None) -> Decimal:
-    """Fen (possibly a fractional share) as yuan, rounded to the fen."""
+    """Fen (possibly a fractional share) as yuan, rounded to the fen: half up after the float
+    noise is rounded away (see FEN_PLACES)."""
     if isinstance(fen, int):  # whole fen (sums of amounts): exact as they are
         return Decimal(fen).scaleb(-2)
-    return (Decimal(repr(float(fen or 0))) / 100).quantize(YUAN, rounding=ROUND_HALF_UP)
+    exact = Decimal(repr(float(fen or 0))).quantize(_FEN_STEP, rounding=ROUND_HALF_UP)
+    return (exact / 100).quantize(YUAN, rounding=ROUND_HALF_UP)
+
+
+def _shown_fen(
+    fen: ColumnElement[Any] | InstrumentedAttribute[float], dialect: str
+) -> ColumnElement[float]:
+    """A float amount in fen as `yuan` shows it, in whole fen (a float): rounded to FEN_PLACES
+    decimals, then to the fen, half away from zero (half up for amounts, never negative).
+    SQLite's round does that on floats; PostgreSQL's only on numeric (its float one rounds
+    half to even, and takes no decimals)."""
+    if dialect == "postgresql":
+        exact = func.round(func.round(cast(fen, Numeric), FEN_PLACES))
+        return cast(exact, Double)
+    return type_coerce(func.round(func.round(fen, FEN_PLACES)), Double)
 
 
 @dataclass(frozen=True)
@@ -176,6 +204,13 @@ class UnitFigures:
     def active(self) -> bool:
         """Worth a line in a report."""
         return not self.archived or bool(self.submitted or self.saved_to_date or self.open_waste)
+
+    @property
+    def counted_heads(self) -> int:
+        """Its people in the plant's per-head figures: an archived unit's count only with its
+        savings to date (a report about it, or an idea not certified, is worth a line, but its
+        people saved nothing and must not dilute the plant's figure)."""
+        return self.headcount if not self.archived or self.saved_to_date else 0
 
 
 def _per_head(amount: Decimal, headcount: int) -> Decimal:
@@ -429,10 +464,11 @@ async def unit_ranking(
 
 @functools.cache
 def _unit_progress_query(dialect: str) -> Executable:
-    """The units `_ranked` keeps for the whole campaign (not archived, or with savings)
-    ranked by savings per head to date, then name, with the totals over them: the rows of
-    the unit `unit_id` and of the first (the totals when the member has no unit). Parameters
-    also `campaign_id`, `period`; built once per database."""
+    """The units whose savings to date count (not archived, or with savings) ranked by
+    savings per head to date, then name, with the totals over them (the headcounts those of
+    `UnitFigures.counted_heads`, as `plant_figures` adds them up): the rows of the unit
+    `unit_id` and of the first (the totals when the member has no unit). Parameters also
+    `campaign_id`, `period`; built once per database."""
     units = _ledger_units(with_savings=True)
     order = (_per_head_fen(units).desc(), _code_point_order(units, dialect), units.c.unit_id)
     ranked = select(
@@ -526,9 +562,11 @@ def _pct(part: Decimal, whole: Decimal) -> float:
 
 
 def plant_figures(campaign: Campaign, units: list[UnitFigures], upto: date) -> PlantFigures:
-    """The plant's totals; `upto` is the (exclusive) local day the campaign year is measured to."""
+    """The plant's totals; `upto` is the (exclusive) local day the campaign year is measured to.
+    The headcount is that of the units whose savings to date count (`counted_heads`), as
+    `plant_to_date` has it from the units' ledger."""
     return PlantFigures(
-        headcount=sum(u.headcount for u in units),
+        headcount=sum(u.counted_heads for u in units),
         submitted=sum(u.submitted for u in units),
         approved=sum(u.approved for u in units),
         saved=sum((u.saved for u in units), Decimal("0.00")),
@@ -541,7 +579,8 @@ def plant_figures(campaign: Campaign, units: list[UnitFigures], upto: date) -> P
 
 def plant_to_date(campaign: Campaign, progress: UnitProgress, upto: date) -> PlantFigures:
     """The plant's totals for the whole campaign from `unit_progress`, as `plant_figures`
-    adds them up from every unit's figures."""
+    adds them up from every unit's figures (the same units' heads: those not archived, and the
+    archived ones with savings)."""
     return PlantFigures(
         headcount=progress.headcount,
         submitted=0,
@@ -577,32 +616,49 @@ class WorkerFigures:
 
 @functools.cache
 def _top_query(limit: int, dialect: str) -> Executable:
-    """The members credited most in a period (parameters `campaign_id`, `period`): the
-    `limit`-th best amount is found by the ledger's index, then only those at or above it are
-    ordered (ties by name). Built once per limit and database."""
-    period = [
-        MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
-        MemberSaving.period == bindparam("period", type_=String),
-    ]
+    """The active members credited most in a period (parameters `campaign_id`, `period`): the
+    `limit`-th best amount is found by the ledger's index, then only those at or about it are
+    ordered, by the amount as shown (ties by name). Built once per limit and database.
+
+    Members no longer active are left out, as `member_standing` leaves them out of the members
+    ahead: each ledger row read is checked by its member's primary key, so the ledger's index
+    still drives the query (and reads past only the few inactive members at the top)."""
+    campaign = bindparam("campaign_id", type_=Integer)
+    key = bindparam("period", type_=String)
+    period = [MemberSaving.campaign_id == campaign, MemberSaving.period == key]
+    active = Member.status == MemberStatus.ACTIVE
     # At least what shows as 0.01 yuan: sums of shares leave float crumbs near zero.
     shown = MemberSaving.fen >= HALF_FEN
     threshold = (
         select(MemberSaving.fen)
-        .where(*period, shown)
+        .where(*period, shown, exists().where(Member.id == MemberSaving.member_id, active))
         .order_by(MemberSaving.fen.desc())
         .limit(1)
         .offset(limit - 1)
         .scalar_subquery()
     )
+    # Amounts shown equal to the threshold's may lie up to a fen below it (float crumbs, or a
+    # share's fraction): they tie with it and are ordered by name, so they are read too.
     # One lower bound, so that the index range starts there (with two, SQLite bounded the
     # range by the constant and read every member credited in the period).
     larger = func.max if dialect == "sqlite" else func.greatest
+    lowest = larger(HALF_FEN, func.coalesce(threshold, 0) - 1)
+    in_range = MemberSaving.fen >= lowest
+    if dialect == "postgresql":
+        # PostgreSQL cannot tell how few rows the range holds (its bound is found by the
+        # query), and would rather hash every member to join them: it is given the range's
+        # members as an array, and looks them up one by one.
+        ledger_ = aliased(MemberSaving)
+        ids = select(ledger_.member_id).where(
+            ledger_.campaign_id == campaign, ledger_.period == key, ledger_.fen >= lowest
+        )
+        in_range = MemberSaving.member_id == any_(func.array(ids.scalar_subquery()))
     return (
         select(Member.id, Member.name, func.coalesce(Unit.name, ""), MemberSaving.fen)
         .join(Member, Member.id == MemberSaving.member_id)
         .outerjoin(Unit, Unit.id == Member.unit_id)
-        .where(*period, MemberSaving.fen >= larger(HALF_FEN, func.coalesce(threshold, 0)))
-        .order_by(MemberSaving.fen.desc(), Member.name, Member.id)
+        .where(*period, in_range, active)
+        .order_by(_shown_fen(MemberSaving.fen, dialect).desc(), Member.name, Member.id)
         .limit(limit)
     )
 
@@ -765,14 +821,16 @@ class Standing:
 
 
 @functools.cache
-def _standing_query(in_a_unit: bool) -> Executable:
+def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
     """A member's amount, the members ahead of them in the plant and in their unit, and the
     sizes of both; parameters `campaign_id`, `period`, `member_id` and `unit_id`. Built once
-    for members with a unit and once without.
+    for members with a unit and once without, per database.
 
-    No member row is read per member ahead in the plant: the ledger's index counts everyone
-    above the amount, less those ahead who are not active (few: found by the status index).
-    In the unit, its active members are looked up in the ledger one by one."""
+    Ahead means shown more (`yuan`): members shown the same amount share a rank, as the top
+    list lists them together, by name. No member row is read per member ahead in the plant:
+    the ledger's index counts everyone from the least amount shown above the member's, less
+    those ahead who are not active (few: found by the status index). In the unit, its active
+    members are looked up in the ledger one by one."""
     period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
@@ -783,7 +841,8 @@ def _standing_query(in_a_unit: bool) -> Executable:
         .scalar_subquery(),
         0.0,
     )
-    above = mine + 1e-6
+    # The least amount shown a fen more than the member's (one bound: the index range).
+    above = _shown_fen(mine, dialect) + HALF_FEN
 
     def ahead_among(*who: ColumnElement[bool]) -> ColumnElement[int]:
         # Driven by the members (a correlated lookup each): a join would be read from the
@@ -795,11 +854,11 @@ def _standing_query(in_a_unit: bool) -> Executable:
             .scalar_subquery()
         )
         return (
-            select(func.count()).select_from(Member).where(*who, theirs > above).scalar_subquery()
+            select(func.count()).select_from(Member).where(*who, theirs >= above).scalar_subquery()
         )
 
     everyone_ahead = (
-        select(func.count()).select_from(MemberSaving).where(*period, MemberSaving.fen > above)
+        select(func.count()).select_from(MemberSaving).where(*period, MemberSaving.fen >= above)
     )
     not_active = [s for s in MemberStatus if s != MemberStatus.ACTIVE]
     plant_ahead = everyone_ahead.scalar_subquery() - ahead_among(Member.status.in_(not_active))
@@ -832,7 +891,8 @@ async def member_standing(
         "member_id": member.id,
         "unit_id": member.unit_id or 0,
     }
-    row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
+    query = _standing_query(bool(member.unit_id), session.get_bind().dialect.name)
+    row = (await session.execute(query, values)).one()
     fen = float(row[0] or 0.0)
     plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row[1:])
     if not member.unit_id:
