@@ -241,8 +241,8 @@ def _magnitude(body: str) -> Decimal | None:
     return _chinese(body) if value is None else value
 
 
-def parse_amount(text: str) -> Decimal:
-    """The positive amount in `text`, quantized to 0.01 yuan (half up).
+def parse_amount(text: str, *, zero: bool = False) -> Decimal:
+    """The positive amount in `text` (or zero, with `zero`), quantized to 0.01 yuan (half up).
 
     Raises `AmountError` with kind "empty", "not_a_number", "negative", "zero" or
     "too_large" (above `MAX_AMOUNT`); no other exception escapes for any string.
@@ -257,7 +257,7 @@ def parse_amount(text: str) -> Decimal:
     if value is None:
         raise AmountError("not_a_number", text)
     amount = value.quantize(CENT, rounding=ROUND_HALF_UP, context=_CTX)
-    if amount == 0:
+    if amount == 0 and not zero:
         raise AmountError("zero", text)
     if sign < 0:
         raise AmountError("negative", text)

@@ -108,7 +108,7 @@ def build_application(
     state.persistence = persistence
     state.failed_updates = set()
 
-    # Order matters: group -1 loads the member for every update before any feature sees it.
+    # Order matters: group -2 loads the member for every update before any feature sees it.
     common.register_first(app)
     registration.register(app)
     submission.register(app)

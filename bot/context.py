@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -113,6 +114,10 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], A
     @property
     def settings(self) -> Settings:
         return self.bot_data.settings
+
+    def today(self) -> date:
+        """Today in the plant's time zone (the campaign's days and years are local)."""
+        return self.state.clock.now().astimezone(self.settings.tzinfo).date()
 
     @property
     def tr(self) -> Translator:

@@ -458,7 +458,7 @@ async def campaign_view(update: Update, context: BotContext) -> None:
     if await _admin(update, context) is None:
         return
     tr = context.tr
-    campaign = await campaigns.ensure_default(context.db, context.state.clock.now().date())
+    campaign = await campaigns.ensure_default(context.db, context.today())
     rows = [
         [_button(tr.plain("✏️ Name"), "ad:cf:name")],
         [
@@ -483,7 +483,7 @@ async def categories_view(update: Update, context: BotContext) -> None:
     if await _admin(update, context) is None:
         return
     tr = context.tr
-    campaign = await campaigns.ensure_default(context.db, context.state.clock.now().date())
+    campaign = await campaigns.ensure_default(context.db, context.today())
     rows = []
     for cat in await campaigns.categories(context.db, campaign.id, archived=True):
         label = cat.name_zh if context.lang == "zh" else cat.name_en
@@ -670,7 +670,7 @@ async def answer(update: Update, context: BotContext) -> int:
             return ConversationHandler.END
         if kind == "newcat":
             zh, en = campaigns.parse_category_names(text)
-            campaign = await campaigns.ensure_default(context.db, now.date())
+            campaign = await campaigns.ensure_default(context.db, context.today())
             await campaigns.add_category(context.db, actor, campaign.id, zh, en, now)
             context.user_data.pop(ASK, None)
             await categories_view(update, context)
@@ -683,7 +683,7 @@ async def answer(update: Update, context: BotContext) -> int:
             return ConversationHandler.END
         if kind == "cf" and target in CAMPAIGN_FIELDS:
             field = CAMPAIGN_FIELDS[str(target)]
-            campaign = await campaigns.ensure_default(context.db, now.date())
+            campaign = await campaigns.ensure_default(context.db, context.today())
             await campaigns.update_field(
                 context.db, actor, campaign.id, field, campaigns.parse_value(field, text), now
             )
@@ -800,6 +800,7 @@ def register(app: Application) -> None:
     # would not fit the database's integers).
     asks = rf"newunit|find|newcat|imp|u:\d{{1,9}}:(ren|hc)|cat:\d{{1,9}}:ren|cf:({fields})"
     asking = conversation(
+        app,
         name="admin_input",
         persistent=True,
         entry_points=[CallbackQueryHandler(ask, pattern=rf"^ad:({asks})$")],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import (
     Application,
@@ -223,11 +224,26 @@ async def unknown_button(update: Update, context: BotContext) -> None:
     )
 
 
+async def edited(update: Update, context: BotContext) -> None:
+    """An edit of a message already sent answers nothing (it would be taken for the answer to
+    the question asked since): said in a private chat, ignored in a group."""
+    message = update.edited_message
+    if message is not None and message.chat.type == ChatType.PRIVATE:
+        await message.reply_text(
+            context.tr._(
+                "✏️ Edited messages are not read: what you sent first stands. A draft can "
+                "still be changed from its summary before you submit it."
+            )
+        )
+    raise ApplicationHandlerStop
+
+
 def register_first(app: Application) -> None:
-    """Group -2 drops redelivered updates; group -1 finds who it is and which language.
-    Errors end in `on_error`."""
-    app.add_handler(TypeHandler(Update, skip_redelivered), group=-2)
-    app.add_handler(TypeHandler(Update, load_member), group=-1)
+    """Group -3 drops redelivered updates; group -2 finds who it is and which language;
+    group -1 stops edits of sent messages. Errors end in `on_error`."""
+    app.add_handler(TypeHandler(Update, skip_redelivered), group=-3)
+    app.add_handler(TypeHandler(Update, load_member), group=-2)
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED, edited), group=-1)
     app.add_error_handler(on_error)
 
 

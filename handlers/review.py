@@ -124,8 +124,8 @@ async def pressed(update: Update, context: BotContext) -> int | None:
         pending["prompt"] = await context.say(
             update,
             tr._(
-                "Send the verified yearly saving of {number} (certified: {amount}), or tap the "
-                "button if it is the same.",
+                "Send the verified yearly saving of {number} (certified: {amount}; 0 if it "
+                "saved nothing), or tap the button if it is the same.",
                 number=item.number,
                 amount=cards.money(tr, certified),
             ),
@@ -343,7 +343,7 @@ async def panel_pressed(update: Update, context: BotContext) -> int | None:
     parts = query.data.split(":")
     choice = parts[2]
     tr = context.tr
-    if choice == "grade" and parts[3] in set(Grade):
+    if choice == "grade" and len(parts) > 3 and parts[3] in set(Grade):
         pending["grade"] = parts[3]
         return await _panel(update, context, pending)
     if choice == "amt":
@@ -379,12 +379,13 @@ async def amount_given(update: Update, context: BotContext) -> int | None:
     pending = _pending(update, context)
     if pending is None:
         return END
+    verify = pending["action"] == "verify"  # the effect found may be nothing at all
     try:
-        amount = parse_amount(update.effective_message.text or "")
+        amount = parse_amount(update.effective_message.text or "", zero=verify)
     except AmountError:
         await update.effective_message.reply_text(_amount_problem(context))
         return None
-    if pending["action"] == "verify":
+    if verify:
         return await _decide(update, context, pending, amount=amount)
     pending["amount"] = str(amount)
     return await _panel(update, context, pending)
@@ -394,13 +395,18 @@ async def same_as_certified(update: Update, context: BotContext) -> int | None:
     pending = _pending(update, context)
     if pending is None or pending["action"] != "verify" or not _own(update, pending):
         return await stale(update, context)
-    checked = await review.check(
-        context.db,
-        int(pending["item"]),
-        _member_id(context) or 0,
-        "verify",
-        context.settings.tzinfo,
-    )
+    try:
+        checked = await review.check(
+            context.db,
+            int(pending["item"]),
+            _member_id(context) or 0,
+            "verify",
+            context.settings.tzinfo,
+        )
+    except ServiceError as exc:  # decided meanwhile, or no longer this member's to decide
+        _forget(update, context, pending)
+        await context.refuse(update, exc)
+        return END
     return await _decide(update, context, pending, amount=checked.item.certified_amount)
 
 
@@ -409,9 +415,8 @@ async def reward_given(update: Update, context: BotContext) -> int | None:
     pending = _pending(update, context)
     if pending is None:
         return END
-    typed = (update.effective_message.text or "").strip()
     try:
-        reward = Decimal(0) if typed in ("0", "０", "零") else parse_amount(typed)
+        reward = parse_amount(update.effective_message.text or "", zero=True)
     except AmountError:
         await update.effective_message.reply_text(_amount_problem(context))
         return None
@@ -550,6 +555,7 @@ def register(app: Application) -> None:
     typed = filters.TEXT & ~filters.COMMAND & ~any_button()
     photo = filters.PHOTO | filters.Document.ALL
     deciding = conversation(
+        app,
         name="review",
         persistent=True,
         entry_points=[

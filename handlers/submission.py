@@ -139,7 +139,7 @@ async def _begin(update: Update, context: BotContext, kind: str) -> int:
             tr._("You have an unfinished draft: «{what}».", what=what), reply_markup=markup
         )
         return RESUME
-    campaign = await campaigns.ensure_default(context.db, now.date())
+    campaign = await campaigns.ensure_default(context.db, context.today())
     draft: Draft = {
         "key": secrets.token_hex(8),
         "kind": kind,
@@ -970,6 +970,7 @@ def register(app: Application) -> None:
     ]
     done = _buttons("done", step_done)
     submission = conversation(
+        app,
         name="item",
         persistent=True,
         entry_points=entry_points,

@@ -587,3 +587,125 @@ async def test_a_reason_typed_in_the_committee_group_decides_the_item_asked_abou
     finally:
         await stop_app(bot.app)
     assert bot.telegram.violations == [] and bot.errors == []
+
+
+# ---- refusals and zero amounts at the review's typed steps ---------------------------------
+
+
+async def implemented(p: Plant) -> Item:
+    """An idea forwarded, approved and marked implemented by the unit's assessor."""
+    item = await submit(p)
+    await p.assessor.press(card_of(p.assessor, item.number), "➡️ Forward to committee")
+    await p.assessor.send("ok")
+    await p.committee.press(card_of(p.committee, item.number), "✅ 批准")
+    await p.committee.press(p.committee.last, "✅ 确认批准")
+    await p.assessor.press(card_of(p.assessor, item.number), "🛠 Mark implemented")
+    await p.assessor.press(p.assessor.last, "✅ Implemented, no note")
+    assert (await item_row(p.bot, item.id)).status == ItemStatus.IMPLEMENTED
+    return item
+
+
+async def test_a_grade_button_forged_without_its_grade_changes_nothing(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en", assessor=False)
+    item = await submit(p)
+    await p.committee.press(card_of(p.committee, item.number), "✅ 批准")
+    panel = p.committee.last
+    before = await snapshot(bot.db)
+    await p.committee.press_raw(panel, f"rvx:{item.id}:grade")
+    assert p.committee.answers[-1].text == "此按钮已失效。"
+    assert await snapshot(bot.db) == before
+    await p.committee.press(p.committee.last, "✅ 确认批准")  # the panel still works
+    assert (await item_row(bot, item.id)).status == ItemStatus.APPROVED
+
+
+async def test_the_same_amount_button_after_another_member_verified_says_who(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en")
+    vice_user = bot.user(first_name="Vice", language_code="en")
+    vice = await seed_member(bot.db, vice_user.id, p.unit_id, "孙委员", language="en")
+    await people.set_role(bot.db, vice.id, vice.id, "committee", True, NOW)
+    item = await implemented(p)
+    await p.committee.press(card_of(p.committee, item.number), "📏 登记核实效果")
+    prompt = p.committee.last
+    await vice_user.press(card_of(vice_user, item.number), "📏 Record verified effect")
+    await vice_user.send("2万")
+    assert (await item_row(bot, item.id)).verified_amount == Decimal("20000.00")
+    before = await snapshot(bot.db)
+    await p.committee.press(prompt, prompt.button_texts[0])  # "= certified amount"
+    assert p.committee.answers[-1].text.startswith("已由 孙委员")
+    assert await snapshot(bot.db) == before
+
+
+async def test_a_verified_effect_of_nothing_can_be_recorded(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en")
+    item = await implemented(p)
+    replies = await p.committee.press(card_of(p.committee, item.number), "📏 登记核实效果")
+    assert "0" in replies.texts[-1]  # the prompt says nothing at all may be recorded
+    await p.committee.send("0元")
+    row = await item_row(bot, item.id)
+    assert (row.status, row.verified_amount) == (ItemStatus.VERIFIED, Decimal("0.00"))
+
+
+@pytest.mark.parametrize("typed", ["0", "0元", "0.00", "零"])
+async def test_a_reward_of_nothing_is_taken_however_typed(
+    bot: BotHarness, clock: ManualClock, typed: str
+) -> None:
+    p = await plant(bot, clock, "en", assessor=False)
+    item = await submit(p)
+    await p.committee.press(card_of(p.committee, item.number), "✅ 批准")
+    await p.committee.press(p.committee.last, "✏️ 奖励")
+    replies = await p.committee.send(typed)
+    assert "奖励：0.00 元" in replies[-1].text, replies.texts
+    await p.committee.press(p.committee.last, "✅ 确认批准")
+    assert (await item_row(bot, item.id)).reward_amount == Decimal("0.00")
+
+
+# ---- a unit whose assessor cannot act ---------------------------------------------------------
+
+
+async def test_an_idea_of_a_unit_whose_assessor_has_not_joined_goes_to_the_committee(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en", assessor=False)
+    async with bot.db.write() as session:  # imported by the office, not joined yet
+        imported = Member(name="周考核", status="active", unit_id=p.unit_id, created_at=NOW)
+        session.add(imported)
+        await session.flush()
+        imported_id = imported.id
+    await people.set_role(
+        bot.db, imported_id, imported_id, "assessor", True, NOW, unit_id=p.unit_id
+    )
+    item = await submit(p)
+    assert (await item_row(bot, item.id)).status == ItemStatus.COMMITTEE
+    await p.committee.press(card_of(p.committee, item.number), "✅ 批准")
+    await p.committee.press(p.committee.last, "✅ 确认批准")
+    assert (await item_row(bot, item.id)).status == ItemStatus.APPROVED
+
+
+async def test_first_reviews_left_by_an_assessor_who_left_are_the_committees(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en")
+    item = await submit(p)
+    assert (await item_row(bot, item.id)).status == ItemStatus.FIRST_REVIEW
+    office = await member_id(bot, p.office.id)
+    await people.set_active(bot.db, office, await member_id(bot, p.assessor.id), False, NOW)
+    # The committee's queue shows it, the daily reminder goes to the committee ...
+    [queue] = await p.committee.command("review")
+    assert item.number in queue.text
+    clock.advance(days=4)
+    assert await review.send_reminders(bot.db, review.Limits(3, 7, 30), clock.now(), "zh") == 1
+    await bot.drain()
+    reminder = p.committee.last
+    assert item.number in reminder.text
+    # ... and the committee takes the first review from it.
+    await p.committee.press(reminder, f"rv:{item.id}:open")
+    await p.committee.press(card_of(p.committee, item.number), f"rv:{item.id}:rej")
+    await p.committee.send("不可行")
+    assert (await item_row(bot, item.id)).status == ItemStatus.REJECTED
+    assert (await events(bot, item.id))[-1] == ("reject", "不可行")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Exists,
     Integer,
     Select,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot import cards, notify
 from bot.services.errors import ServiceError
@@ -101,8 +103,8 @@ def check_text(title: str, body: str) -> None:
 
 async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
     """Who holds the item at its stage and gets its review card:
-    first review and implementation: the unit's assessors (implementation: the committee when
-    the unit has none); the committee's decision and verification: the committee; a waste
+    first review and implementation: the unit's assessors (the committee when the unit has
+    none who can act); the committee's decision and verification: the committee; a waste
     report: the unit's assessors and the office. Nobody is left without an answer: with no
     such reviewer at all, the office gets it."""
     assessors, committee, office = _REVIEWERS
@@ -117,7 +119,7 @@ async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
     for query in stages.get(item.status, [assessors, office]):
         for member in await session.scalars(query, values):
             found.setdefault(member.id, member)
-    if not found and item.status == ItemStatus.APPROVED:
+    if not found and item.status in (ItemStatus.FIRST_REVIEW, ItemStatus.APPROVED):
         for member in await session.scalars(committee):
             found.setdefault(member.id, member)
     if not found:
@@ -138,16 +140,25 @@ def _reviewers() -> tuple[Select[Any], Select[Any], Select[Any]]:
 
 
 _REVIEWERS = _reviewers()
-# Driven by the unit's assessors (an EXISTS per assessor): as a join SQLite read every active
-# member from the status index.
-_HAS_ASSESSOR = (
-    select(func.count())
-    .select_from(UnitAssessor)
-    .where(
-        UnitAssessor.unit_id == bindparam("unit_id"),
-        exists().where(Member.id == UnitAssessor.member_id, Member.status == MemberStatus.ACTIVE),
+
+
+def assessed(unit_id: ColumnElement[int] | InstrumentedAttribute[int]) -> Exists:
+    """Whether the unit has an assessor who can take a first review: active, and joined (the
+    bot can write to them). Without one, an idea's first review is the committee's.
+
+    Driven by the unit's assessors (a lookup of each one's member row): as a join SQLite read
+    every active member from the status index."""
+    return exists().where(
+        UnitAssessor.unit_id == unit_id,
+        exists().where(
+            Member.id == UnitAssessor.member_id,
+            Member.status == MemberStatus.ACTIVE,
+            Member.telegram_id.is_not(None),
+        ),
     )
-)
+
+
+_HAS_ASSESSOR = select(assessed(bindparam("unit_id", type_=Integer)))
 
 
 async def _has_assessor(session: AsyncSession, unit_id: int) -> bool:

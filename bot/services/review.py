@@ -30,7 +30,7 @@ from bot import cards, notify
 from bot.config import Settings
 from bot.services import ledger, people
 from bot.services.errors import ServiceError
-from bot.services.items import add_attachments, reviewers_for
+from bot.services.items import add_attachments, assessed, reviewers_for
 from storage.db import Database, set_parameters, set_values
 from storage.models import (
     Attachment,
@@ -96,11 +96,16 @@ MAX_TEXT = 1000
 class Actor:
     member: Member
     assessor_units: frozenset[int]  # for a decision on an item: its unit, if they assess it
+    # For a decision on an item: its unit has no assessor who can act (none active and
+    # joined), so the committee takes the unit's first reviews (as for a unit without one).
+    unassessed: bool = False
 
     def may(self, rule: Rule, item: Item, is_author: bool, status: str | None = None) -> bool:
         """May take the decision on the item at `status` (default: its current stage)."""
         m = self.member
         assessor = item.unit_id in self.assessor_units
+        if self.unassessed and m.is_committee and (status or item.status) == S.FIRST_REVIEW:
+            assessor = True
         if rule.role != "author" and is_author:
             return False  # nobody reviews their own item
         if rule.role == "author":
@@ -118,8 +123,8 @@ class Actor:
 
 
 # The statements of every decision are built once: building one costs more than running it.
-# The member, whether they assess the unit `unit_id` and whether they are an author of the
-# item `item_id`.
+# The member, whether they assess the unit `unit_id`, whether they are an author of the
+# item `item_id`, and whether the unit has an assessor who can act.
 _ACTOR_ON_ITEM = select(
     Member,
     exists().where(
@@ -130,6 +135,7 @@ _ACTOR_ON_ITEM = select(
         ItemAuthor.item_id == bindparam("item_id", type_=Integer),
         ItemAuthor.member_id == Member.id,
     ),
+    assessed(bindparam("unit_id", type_=Integer)),
 ).where(Member.id == bindparam("member_id", type_=Integer))
 _AUTHORS = (
     select(Member)
@@ -223,8 +229,9 @@ async def _load(session: AsyncSession, item_id: int, member_id: int) -> tuple[It
     row = (await session.execute(_ACTOR_ON_ITEM, keys)).first()
     if row is None or row[0].status != MemberStatus.ACTIVE:
         raise ServiceError("forbidden")
-    member, assesses, is_author = row
-    return item, Actor(member, frozenset({item.unit_id} if assesses else ())), bool(is_author)
+    member, assesses, is_author, has_assessor = row
+    units = frozenset({item.unit_id} if assesses else ())
+    return item, Actor(member, units, unassessed=not has_assessor), bool(is_author)
 
 
 @dataclass(frozen=True)
@@ -584,6 +591,7 @@ async def waiting_for(db: Database, member_id: int, page: int, size: int) -> tup
             )
         if m.is_committee:
             conditions.append(Item.status.in_((S.COMMITTEE, S.IMPLEMENTED, S.APPROVED)))
+            conditions.append(and_(Item.status == S.FIRST_REVIEW, ~assessed(Item.unit_id)))
         if m.is_admin:
             conditions.append(Item.status.in_((S.REPORTED, S.ACKNOWLEDGED)))
         if not conditions:
