@@ -18,10 +18,12 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.conversation import answering_in
 from bot.i18n import LANGUAGES, normalise_language, translator
 from bot.menu import button_filter, main_menu
 from bot.services import members, people, updates
-from storage.models import MemberStatus
+from handlers.submission import DRAFT, DRAFT_CONVERSATION
+from storage.models import ItemKind, MemberStatus
 
 logger = logging.getLogger(__name__)
 
@@ -210,10 +212,17 @@ async def unknown_message(update: Update, context: BotContext) -> None:
         await update.effective_message.reply_text(context.tr._("Send /start to begin."))
         return
     access = await people.access_of(context.db, member)
-    await update.effective_message.reply_text(
-        context.tr._("Please choose from the menu below, or send /help."),
-        reply_markup=main_menu(access, context.lang),
-    )
+    text = context.tr._("Please choose from the menu below, or send /help.")
+    draft = context.user_data.get(DRAFT) if context.user_data else None
+    set_aside = answering_in(context.application, update) not in (None, DRAFT_CONVERSATION)
+    if isinstance(draft, dict) and set_aside:  # for another question: say how to go on with it
+        command = "/idea" if draft.get("kind") == ItemKind.IDEA else "/waste"
+        text = context.tr._(
+            "You have an unfinished draft: send {command} to go on with it, or choose from the "
+            "menu below.",
+            command=command,
+        )
+    await update.effective_message.reply_text(text, reply_markup=main_menu(access, context.lang))
 
 
 async def unknown_button(update: Update, context: BotContext) -> None:

@@ -229,7 +229,7 @@ async def name_typed(update: Update, context: BotContext) -> int:
     return await _ask_group(update, context)
 
 
-async def group_chosen(update: Update, context: BotContext) -> int:
+async def group_chosen(update: Update, context: BotContext) -> int | None:
     """Register the member with everything collected."""
     query = update.callback_query
     assert query and query.data and update.effective_user and context.user_data is not None
@@ -237,7 +237,8 @@ async def group_chosen(update: Update, context: BotContext) -> int:
     draft = context.user_data.get(DRAFT) or {}
     if group not in set(MemberGroup) or not draft.get("unit_id") or not draft.get("name"):
         await query.answer(context.tr.plain("This button is no longer valid."), show_alert=True)
-        return ConversationHandler.END
+        # A forged group leaves the question open: its real buttons still answer it.
+        return None if draft.get("unit_id") and draft.get("name") else ConversationHandler.END
     await query.answer()
     pending = context.settings.join_requires_approval and not draft.get("invite")
     try:

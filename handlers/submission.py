@@ -39,6 +39,7 @@ def _(message: str) -> str:
 
 
 DRAFT = "item"
+DRAFT_CONVERSATION = "item"  # the conversation's name
 CATEGORY, TITLE, BODY, AMOUNT, UNIT, PLACE, FILES, COAUTHORS, ANON, SUMMARY, RESUME = range(10, 21)
 STEPS: dict[str, list[str]] = {
     ItemKind.IDEA: ["category", "title", "body", "amount", "unit", "files", "coauthors"],
@@ -971,7 +972,7 @@ def register(app: Application) -> None:
     done = _buttons("done", step_done)
     submission = conversation(
         app,
-        name="item",
+        name=DRAFT_CONVERSATION,
         persistent=True,
         entry_points=entry_points,
         states={

@@ -40,7 +40,12 @@ async def test_a_reason_goes_to_the_decision_not_to_a_draft_set_aside(
     replies = await a.send("Not feasible")
     assert (await item_row(bot, item.id)).status == ItemStatus.REJECTED, replies.texts
     assert ("reject", "Not feasible") in await events(bot, item.id)
-    # The draft waits untouched: /idea offers it again, and it goes on from its title.
+    # The draft waits untouched: a message says how to go on with it, /idea offers it again,
+    # and it goes on from its title.
+    replies = await a.send("Night shift heating")
+    assert replies.texts == [
+        "You have an unfinished draft: send /idea to go on with it, or choose from the menu below."
+    ]
     await a.command("idea")
     assert "unfinished draft" in a.last.text
     await a.press(a.last, "▶️ Continue it")

@@ -78,6 +78,23 @@ async def test_join_by_picking_a_unit_with_a_typed_name(
     assert member is not None and member.name == "<b>王五</b>"
 
 
+async def test_a_forged_group_leaves_the_group_question_open(harness: BotHarness) -> None:
+    await seed_unit(harness.db, "一车间")
+    worker = harness.user(first_name="W", language_code="zh-hans")
+    await worker.start()
+    await worker.press(worker.last, "一车间")
+    await worker.send("王五")
+    question = worker.last
+    before = await snapshot(harness.db)
+    await worker.press_raw(question, "join:group:" + "9" * 80)
+    assert worker.answers[-1].text == "此按钮已失效。"
+    assert await snapshot(harness.db) == before
+    replies = await worker.press(question, TEXT["zh"]["party"])  # the real button still works
+    assert TEXT["zh"]["done"] in replies.texts[-1]
+    member = await member_by_tg(harness.db, worker.id)
+    assert member is not None and member.name == "王五"
+
+
 @pytest.mark.parametrize(("code", "lang"), LANGS)
 async def test_unknown_and_revoked_codes_are_refused(
     harness: BotHarness, code: str, lang: str
