@@ -164,6 +164,15 @@ _SENT_CARDS = (
     .order_by(OutboxMessage.id)
 )
 _MEMBERS = select(Member).where(Member.id.in_(bindparam("ids", expanding=True)))
+# Units with first reviews waiting and no assessor who can act (usually none).
+_UNASSESSED_UNITS = (
+    select(Unit.id)
+    .where(
+        exists().where(Item.unit_id == Unit.id, Item.status == S.FIRST_REVIEW),
+        ~assessed(Unit.id),
+    )
+    .order_by(Unit.id)
+)
 _ATTACHMENTS = (
     select(Attachment).where(Attachment.item_id == bindparam("item_id")).order_by(Attachment.id)
 )
@@ -591,7 +600,12 @@ async def waiting_for(db: Database, member_id: int, page: int, size: int) -> tup
             )
         if m.is_committee:
             conditions.append(Item.status.in_((S.COMMITTEE, S.IMPLEMENTED, S.APPROVED)))
-            conditions.append(and_(Item.status == S.FIRST_REVIEW, ~assessed(Item.unit_id)))
+            # First reviews of units whose assessors cannot act: the units first (a look per
+            # unit), so that the items are read by stage from the index (with a condition on
+            # them only when there are such units).
+            orphaned = list(await session.scalars(_UNASSESSED_UNITS))
+            if orphaned:
+                conditions.append(and_(Item.status == S.FIRST_REVIEW, Item.unit_id.in_(orphaned)))
         if m.is_admin:
             conditions.append(Item.status.in_((S.REPORTED, S.ACKNOWLEDGED)))
         if not conditions:
