@@ -800,7 +800,6 @@ def register(app: Application) -> None:
     # would not fit the database's integers).
     asks = rf"newunit|find|newcat|imp|u:\d{{1,9}}:(ren|hc)|cat:\d{{1,9}}:ren|cf:({fields})"
     asking = conversation(
-        app,
         name="admin_input",
         persistent=True,
         entry_points=[CallbackQueryHandler(ask, pattern=rf"^ad:({asks})$")],

@@ -18,7 +18,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from bot.conversation import answering_in
+from bot.conversation import waiting_in
 from bot.i18n import LANGUAGES, normalise_language, translator
 from bot.menu import button_filter, main_menu
 from bot.services import members, people, updates
@@ -214,8 +214,8 @@ async def unknown_message(update: Update, context: BotContext) -> None:
     access = await people.access_of(context.db, member)
     text = context.tr._("Please choose from the menu below, or send /help.")
     draft = context.user_data.get(DRAFT) if context.user_data else None
-    set_aside = answering_in(context.application, update) not in (None, DRAFT_CONVERSATION)
-    if isinstance(draft, dict) and set_aside:  # for another question: say how to go on with it
+    set_aside = waiting_in(context.application, update) != DRAFT_CONVERSATION
+    if isinstance(draft, dict) and set_aside:  # say how to go on with it
         command = "/idea" if draft.get("kind") == ItemKind.IDEA else "/waste"
         text = context.tr._(
             "You have an unfinished draft: send {command} to go on with it, or choose from the "
@@ -236,6 +236,7 @@ async def unknown_button(update: Update, context: BotContext) -> None:
 async def edited(update: Update, context: BotContext) -> None:
     """An edit of a message already sent answers nothing (it would be taken for the answer to
     the question asked since): said in a private chat, ignored in a group."""
+    context.bot_data.persistence.handled(update.update_id)  # later groups do not run
     message = update.edited_message
     if message is not None and message.chat.type == ChatType.PRIVATE:
         await message.reply_text(

@@ -336,7 +336,6 @@ def register(app: Application) -> None:
     """Joining is one conversation in private chats; approvals are plain buttons."""
     private = filters.ChatType.PRIVATE
     joining = conversation(
-        app,
         name="join",
         persistent=True,
         entry_points=[CommandHandler("start", start, filters=private)],

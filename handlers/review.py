@@ -555,7 +555,6 @@ def register(app: Application) -> None:
     typed = filters.TEXT & ~filters.COMMAND & ~any_button()
     photo = filters.PHOTO | filters.Document.ALL
     deciding = conversation(
-        app,
         name="review",
         persistent=True,
         entry_points=[

@@ -971,7 +971,6 @@ def register(app: Application) -> None:
     ]
     done = _buttons("done", step_done)
     submission = conversation(
-        app,
         name=DRAFT_CONVERSATION,
         persistent=True,
         entry_points=entry_points,

@@ -106,3 +106,44 @@ async def test_an_edit_while_a_reason_is_asked_decides_nothing(
     assert await snapshot(bot.db) == before
     await a.send("Not feasible")  # the reason, typed afresh
     assert (await item_row(bot, item.id)).status == ItemStatus.REJECTED
+
+
+async def test_a_press_that_asks_nothing_does_not_bring_back_a_question_set_aside(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    p = await plant(bot, clock, "en")
+    item = await submit(p)
+    a = p.assessor
+    await a.press(card_of(a, item.number), "❌ Reject")  # a reason is asked ...
+    await a.command("idea")  # ... and set aside for an idea of the assessor's own
+    await a.press(a.last, a.last.button_texts[0])
+    assert "title" in a.last.text
+    [queue] = await a.command("review")
+    await a.press(queue, f"rv:{item.id}:open")  # opening the card asks nothing
+    await a.send("Night shift heating")
+    assert (await item_row(bot, item.id)).status == ItemStatus.FIRST_REVIEW
+    assert "Describe the idea" in a.last.text  # the title went to the draft
+
+
+async def test_a_question_set_aside_is_over(bot: BotHarness, clock: ManualClock) -> None:
+    p = await plant(bot, clock, "en")
+    report = await submit(p, "Steam leak", "", kind="waste", place="Boiler")
+    o = p.office
+    await o.press(card_of(o, report.number), "🚫 Dismiss")
+    [panel] = await o.command("admin")
+    await o.press(panel, "👥 Members")
+    await o.send("张")
+    replies = await o.command("cancel")
+    assert replies.texts == ["There is nothing to cancel."]
+    replies = await o.press(card_of(o, report.number), "🚫 Dismiss")  # asked again
+    assert "dismissed" in replies.texts[-1]
+    await o.send("Not a leak")
+    assert (await item_row(bot, report.id)).status == ItemStatus.DISMISSED
+
+
+async def test_an_edit_is_recorded_as_handled(bot: BotHarness, clock: ManualClock) -> None:
+    p = await plant(bot, clock, "en")
+    w = p.worker
+    await w.send("hello")
+    await edit(bot, w, "hello", "hello!")
+    assert bot.app.bot_data.persistence.remembers(bot.telegram.last_update_id)

@@ -478,3 +478,39 @@ async def test_progress_and_the_weekly_bulletin_count_the_same_heads(db_url: str
         assert bulletin.per_head_to_date == shown.per_head_to_date == Decimal("26.00")
     finally:
         await db.dispose()
+
+
+async def test_amounts_below_zero_shown_equal_share_a_rank(db_url: str) -> None:
+    """A month's row can go below zero (a lower verified amount, shared): -3 fen and -2.5 fen
+    both show as -0.03 (half a fen rounds away from zero), so neither is ahead of the other;
+    -2.4 fen shows as -0.02 and is ahead of both."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        a, b, c = [await seed_member(db, n, unit.id, name) for n, name in enumerate("ABC", 1)]
+        async with db.write() as session:
+            for member, fen in ((a, -3.0), (b, -2.5)):
+                session.add(
+                    MemberSaving(
+                        campaign_id=campaign.id, period=ledger.ALL, member_id=member.id, fen=fen
+                    )
+                )
+        async with db.read() as session:
+            ranks = [
+                (await figures.member_standing(session, campaign.id, m)).plant_rank for m in (a, b)
+            ]
+        assert ranks == [1, 1]
+        async with db.write() as session:
+            session.add(
+                MemberSaving(campaign_id=campaign.id, period=ledger.ALL, member_id=c.id, fen=-2.4)
+            )
+        async with db.read() as session:
+            standings = [await figures.member_standing(session, campaign.id, m) for m in (a, b, c)]
+        assert [(s.total, s.plant_rank) for s in standings] == [
+            (Decimal("-0.03"), 2),
+            (Decimal("-0.03"), 2),
+            (Decimal("-0.02"), 1),
+        ]
+    finally:
+        await db.dispose()

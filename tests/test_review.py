@@ -709,3 +709,50 @@ async def test_first_reviews_left_by_an_assessor_who_left_are_the_committees(
     await p.committee.send("不可行")
     assert (await item_row(bot, item.id)).status == ItemStatus.REJECTED
     assert (await events(bot, item.id))[-1] == ("reject", "不可行")
+
+
+async def test_an_idea_of_the_units_only_assessor_goes_to_the_committee(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """Nobody reviews their own item: with no other assessor, the committee takes it."""
+    p = await plant(bot, clock, "en")
+    campaign = await campaigns.get_current(bot.db)
+    assessor = await people.get(bot.db, await member_id(bot, p.assessor.id))
+    assert campaign and assessor
+    draft = items.Draft(
+        kind="idea", unit_id=p.unit_id, title="Own idea", body="-", claimed_amount="1000"
+    )
+    done = await items.submit(
+        bot.db, campaign.id, assessor, draft, clock.now(), bot.app.bot_data.settings.tzinfo
+    )
+    await bot.drain()
+    assert done.item.status == ItemStatus.COMMITTEE
+    assert not any(done.item.number in m.text for m in p.assessor.inbox if m.buttons)
+    await p.committee.press(card_of(p.committee, done.item.number), "✅ 批准")
+    await p.committee.press(p.committee.last, "✅ 确认批准")
+    assert (await item_row(bot, done.item.id)).status == ItemStatus.APPROVED
+
+
+async def test_first_reviews_whose_only_other_assessor_left_are_the_committees(
+    bot: BotHarness, clock: ManualClock
+) -> None:
+    """An assessor who co-authored the idea cannot take it: when the other assessor leaves,
+    the reminder goes to the committee, which may take the first review."""
+    p = await plant(bot, clock, "en")
+    second_user = bot.user(first_name="Second", language_code="en")
+    second = await seed_member(bot.db, second_user.id, p.unit_id, "周考核", language="en")
+    await people.set_role(bot.db, second.id, second.id, "assessor", True, NOW, unit_id=p.unit_id)
+    item = await submit(p, co_author_ids=[second.id])
+    assert (await item_row(bot, item.id)).status == ItemStatus.FIRST_REVIEW
+    office = await member_id(bot, p.office.id)
+    await people.set_active(bot.db, office, await member_id(bot, p.assessor.id), False, NOW)
+    clock.advance(days=4)
+    assert await review.send_reminders(bot.db, review.Limits(3, 7, 30), clock.now(), "zh") == 1
+    await bot.drain()
+    reminder = p.committee.last
+    assert item.number in reminder.text
+    assert not any(item.number in m.text for m in second_user.inbox if m.buttons)
+    await p.committee.press(reminder, f"rv:{item.id}:open")
+    await p.committee.press(card_of(p.committee, item.number), f"rv:{item.id}:rej")
+    await p.committee.send("不可行")
+    assert (await item_row(bot, item.id)).status == ItemStatus.REJECTED

@@ -841,8 +841,10 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
         .scalar_subquery(),
         0.0,
     )
-    # The least amount shown a fen more than the member's (one bound: the index range).
-    above = _shown_fen(mine, dialect) + HALF_FEN
+    # The least amount shown a fen more than the member's (one bound: the index range). Half
+    # a fen rounds away from zero: up to the next fen above zero, down to it below.
+    shown = _shown_fen(mine, dialect)
+    above = case((shown >= 0, shown + HALF_FEN), else_=shown + (1 - HALF_FEN))
 
     def ahead_among(*who: ColumnElement[bool]) -> ColumnElement[int]:
         # Driven by the members (a correlated lookup each): a join would be read from the

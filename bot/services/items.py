@@ -114,27 +114,33 @@ async def reviewers_for(session: AsyncSession, item: Item) -> list[Member]:
         ItemStatus.COMMITTEE: [committee],
         ItemStatus.IMPLEMENTED: [committee],
     }
-    values = {"unit_id": item.unit_id}
+    values = {"unit_id": item.unit_id, "item_id": item.id}
     found: dict[int, Member] = {}
     for query in stages.get(item.status, [assessors, office]):
         for member in await session.scalars(query, values):
             found.setdefault(member.id, member)
     if not found and item.status in (ItemStatus.FIRST_REVIEW, ItemStatus.APPROVED):
-        for member in await session.scalars(committee):
+        for member in await session.scalars(committee, values):
             found.setdefault(member.id, member)
     if not found:
-        for member in await session.scalars(office):
+        for member in await session.scalars(office, values):
             found.setdefault(member.id, member)
     return list(found.values())
 
 
 def _reviewers() -> tuple[Select[Any], Select[Any], Select[Any]]:
-    """A unit's assessors (parameter `unit_id`), the committee and the office, each reachable
-    and ordered by id: built once."""
+    """A unit's assessors (parameter `unit_id`) and the committee, each reachable and none of
+    them an author of the item `item_id` (nobody reviews their own item), and the office (the
+    last resort), ordered by id: built once."""
     reachable = (Member.status == MemberStatus.ACTIVE, Member.telegram_id.is_not(None))
+    not_author = ~exists().where(
+        ItemAuthor.item_id == bindparam("item_id", type_=Integer), ItemAuthor.member_id == Member.id
+    )
     assessors = select(Member).join(UnitAssessor, UnitAssessor.member_id == Member.id)
-    assessors = assessors.where(UnitAssessor.unit_id == bindparam("unit_id"), *reachable)
-    committee = select(Member).where(Member.is_committee.is_(True), *reachable)
+    assessors = assessors.where(
+        UnitAssessor.unit_id == bindparam("unit_id"), *reachable, not_author
+    )
+    committee = select(Member).where(Member.is_committee.is_(True), *reachable, not_author)
     office = select(Member).where(Member.is_admin.is_(True), *reachable)
     return tuple(query.order_by(Member.id) for query in (assessors, committee, office))  # type: ignore[return-value]
 
@@ -142,9 +148,13 @@ def _reviewers() -> tuple[Select[Any], Select[Any], Select[Any]]:
 _REVIEWERS = _reviewers()
 
 
-def assessed(unit_id: ColumnElement[int] | InstrumentedAttribute[int]) -> Exists:
+def assessed(
+    unit_id: ColumnElement[int] | InstrumentedAttribute[int],
+    *also: ColumnElement[bool],
+) -> Exists:
     """Whether the unit has an assessor who can take a first review: active, and joined (the
-    bot can write to them). Without one, an idea's first review is the committee's.
+    bot can write to them), and meeting `also` (not an author of the item). Without one, an
+    idea's first review is the committee's.
 
     Driven by the unit's assessors (a lookup of each one's member row): as a join SQLite read
     every active member from the status index."""
@@ -155,14 +165,21 @@ def assessed(unit_id: ColumnElement[int] | InstrumentedAttribute[int]) -> Exists
             Member.status == MemberStatus.ACTIVE,
             Member.telegram_id.is_not(None),
         ),
+        *also,
     )
 
 
-_HAS_ASSESSOR = select(assessed(bindparam("unit_id", type_=Integer)))
+# Parameters `unit_id` and `authors`, the ids of the idea's authors (who cannot review it).
+_HAS_ASSESSOR = select(
+    assessed(
+        bindparam("unit_id", type_=Integer),
+        UnitAssessor.member_id.not_in(bindparam("authors", expanding=True)),
+    )
+)
 
 
-async def _has_assessor(session: AsyncSession, unit_id: int) -> bool:
-    return bool(await session.scalar(_HAS_ASSESSOR, {"unit_id": unit_id}))
+async def _has_assessor(session: AsyncSession, unit_id: int, authors: list[int]) -> bool:
+    return bool(await session.scalar(_HAS_ASSESSOR, {"unit_id": unit_id, "authors": authors}))
 
 
 def add_attachments(
@@ -231,7 +248,7 @@ async def submit(
         )
         if draft.kind == ItemKind.WASTE:
             status = ItemStatus.REPORTED
-        elif await _has_assessor(session, unit.id):
+        elif await _has_assessor(session, unit.id, [author.id, *draft.co_author_ids]):
             status = ItemStatus.FIRST_REVIEW
         else:
             status = ItemStatus.COMMITTEE

@@ -124,7 +124,7 @@ class Actor:
 
 # The statements of every decision are built once: building one costs more than running it.
 # The member, whether they assess the unit `unit_id`, whether they are an author of the
-# item `item_id`, and whether the unit has an assessor who can act.
+# item `item_id`, and whether the unit has an assessor who can act on it (not an author).
 _ACTOR_ON_ITEM = select(
     Member,
     exists().where(
@@ -135,7 +135,13 @@ _ACTOR_ON_ITEM = select(
         ItemAuthor.item_id == bindparam("item_id", type_=Integer),
         ItemAuthor.member_id == Member.id,
     ),
-    assessed(bindparam("unit_id", type_=Integer)),
+    assessed(
+        bindparam("unit_id", type_=Integer),
+        ~exists().where(
+            ItemAuthor.item_id == bindparam("item_id", type_=Integer),
+            ItemAuthor.member_id == UnitAssessor.member_id,
+        ),
+    ),
 ).where(Member.id == bindparam("member_id", type_=Integer))
 _AUTHORS = (
     select(Member)
