@@ -26,15 +26,20 @@ async def edit(bot: BotHarness, user: FakeUser, text: str, new_text: str) -> Rep
     return await bot.deliver(user.id, {"edited_message": data})
 
 
+async def idea_at_its_title(user: FakeUser) -> None:
+    """The user starts an idea and picks its category: the title is asked."""
+    await user.command("idea")
+    await user.press(user.last, user.last.button_texts[0])
+    assert "title" in user.last.text
+
+
 async def test_a_reason_goes_to_the_decision_not_to_a_draft_set_aside(
     bot: BotHarness, clock: ManualClock
 ) -> None:
     p = await plant(bot, clock, "en")
     item = await submit(p)
     a = p.assessor
-    await a.command("idea")  # an idea of the assessor's own, left at its title
-    await a.press(a.last, a.last.button_texts[0])
-    assert "title" in a.last.text
+    await idea_at_its_title(a)  # an idea of the assessor's own
     replies = await a.press(card_of(a, item.number), "❌ Reject")
     assert "Why is" in replies.texts[-1]
     replies = await a.send("Not feasible")
@@ -81,8 +86,7 @@ async def test_an_edited_title_is_not_taken_for_the_description(
 ) -> None:
     p = await plant(bot, clock, "en")
     w = p.worker
-    await w.command("idea")
-    await w.press(w.last, w.last.button_texts[0])
+    await idea_at_its_title(w)
     await w.send("夜班加热")
     assert "Describe the idea" in w.last.text
     replies = await edit(bot, w, "夜班加热", "夜班加热炉")
@@ -115,9 +119,7 @@ async def test_a_press_that_asks_nothing_does_not_bring_back_a_question_set_asid
     item = await submit(p)
     a = p.assessor
     await a.press(card_of(a, item.number), "❌ Reject")  # a reason is asked ...
-    await a.command("idea")  # ... and set aside for an idea of the assessor's own
-    await a.press(a.last, a.last.button_texts[0])
-    assert "title" in a.last.text
+    await idea_at_its_title(a)  # ... and set aside for an idea of the assessor's own
     [queue] = await a.command("review")
     await a.press(queue, f"rv:{item.id}:open")  # opening the card asks nothing
     await a.send("Night shift heating")
