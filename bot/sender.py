@@ -37,7 +37,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from bot import notify
 from bot.clock import Clock
 from bot.services.people import admins_in
-from storage.db import Database, set_parameters, set_values
+from storage.db import Database, one_of, set_parameters, set_values
 from storage.models import AnnouncementChat, Blob, Member, OutboxMessage, ScheduledPost
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ _WAITING = select(OutboxMessage.chat_id).where(
 _DUE = (
     select(OutboxMessage)
     .where(
-        OutboxMessage.status.in_(("pending", "sending")),
+        one_of(OutboxMessage.status, ("pending", "sending")),
         OutboxMessage.not_before <= _NOW,
         OutboxMessage.chat_id.not_in(_WAITING),
     )
@@ -273,7 +273,7 @@ class OutboxSender:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.chat_id == old_chat_id,
-                    OutboxMessage.status.in_(("pending", "sending")),
+                    one_of(OutboxMessage.status, ("pending", "sending")),
                 )
                 .values(chat_id=new_chat_id, status="pending")
             )

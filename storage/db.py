@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-from sqlalchemy import BindParameter, Table, bindparam, event
+from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, event, literal, pool
+from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN,
 # so two writers queue on the busy timeout instead of deadlocking on upgrade.
@@ -40,6 +45,14 @@ def table_of(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN (values)` for a fixed list, each value its own parameter: `in_` of a plain
+    list makes an expanding parameter, whose SQL is rewritten at every execution."""
+    return column.in_([literal(value, column.type) for value in values])
 
 
 def set_parameters(model: type[Any], columns: Iterable[str]) -> dict[str, BindParameter[Any]]:
@@ -71,71 +84,85 @@ def normalise_url(url: str) -> str:
     return url
 
 
-class InlineSqliteConnection(aiosqlite.Connection):
-    """aiosqlite's connection, but each call runs at once on the event loop's thread instead
-    of being handed to a thread of its own.
+class InlineSqliteContext(SQLiteExecutionContext):
+    """Execution context of `InlineSqliteDialect`: sqlite3's cursors already fetch rows one
+    step at a time, so a plain cursor serves `stream()` (the export) as a server-side one."""
 
-    A statement on an indexed table takes microseconds, the hand-over to a thread and back
-    about a hundred times as long; and as nothing here waits, a transaction runs from BEGIN to
-    COMMIT without letting another task in between, so one process never waits on its own
-    locks. Another process holding the write lock does make this one wait, up to the busy
-    timeout (PostgreSQL is the database for several busy processes)."""
-
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._tx = _RunNow()  # type: ignore[assignment]  # SQLAlchemy queues some calls here
-
-    def __await__(self) -> Any:
-        return self._connect().__await__()  # no thread to start
-
-    async def _connect(self) -> InlineSqliteConnection:
-        if self._connection is None:
-            self._connection = self._connector()
-        return self
-
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or self._connection is None:
-            raise ValueError("Connection closed")
-        return fn(*args, **kwargs)
-
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    async def close(self) -> None:
-        self.stop()
+    def create_server_side_cursor(self) -> Any:
+        return self._dbapi_connection.cursor()
 
 
-class _RunNow:
-    """Stands in for aiosqlite's queue to its thread: a call put here runs at once and settles
-    its future (SQLAlchemy sets a connection's isolation level this way)."""
+class InlineSqliteDialect(SQLiteDialect_pysqlite):
+    """SQLite for the async engine, with the standard library's sqlite3 called directly on the
+    event loop's thread (no driver thread; one await of nothing per statement, see
+    `_InlineCursor`).
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as exc:  # handed to the waiting caller, as aiosqlite's thread does
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
+    A statement on an indexed table takes microseconds; handing it to a driver thread and back
+    (aiosqlite) takes about a hundred times as long, and each await SQLAlchemy's async layer
+    makes for a driver call costs a greenlet switch. As nothing here waits, a transaction runs
+    from BEGIN to COMMIT without letting another task in between, so one process never waits on
+    its own locks. Another process holding the write lock does make this one wait, up to the
+    busy timeout (PostgreSQL is the database for several busy processes)."""
+
+    is_async = True  # run through AsyncEngine; its greenlet finds nothing to await
+    supports_server_side_cursors = True
+    supports_statement_cache = True
+    execution_ctx_cls = InlineSqliteContext
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        # Waiting for a free connection must let other tasks run: the asyncio-aware queue.
+        return pool.AsyncAdaptedQueuePool if cls._is_url_file_db(url) else pool.StaticPool
 
 
-def _inline_creator(url: str) -> Callable[[], Any]:
-    """An `async_creator` for SQLAlchemy: SQLite connections in autocommit mode (SQLAlchemy, not
-    the driver, issues BEGIN: see _on_begin)."""
-    database = make_url(url).database or ":memory:"
+registry.register("sqlite.savings_inline", __name__, "InlineSqliteDialect")
 
-    def connector() -> sqlite3.Connection:
-        return sqlite3.connect(database, isolation_level=None, check_same_thread=False)
 
-    async def create() -> InlineSqliteConnection:
-        return await InlineSqliteConnection(connector)
+def _inline_url(url: str) -> URL:
+    """The URL of `InlineSqliteDialect` for a SQLite URL of any driver."""
+    return make_url(url).set(drivername="sqlite+savings_inline")
 
-    return create
+
+async def _ready() -> None:
+    """Nothing to wait for."""
+
+
+def _awaited() -> None:
+    """AsyncConnection.execute insists that the driver awaited something (an async driver
+    always does): one await of nothing, which returns at once without letting other tasks in
+    (a greenlet switch, microseconds)."""
+    if in_greenlet():
+        await_(_ready())
+
+
+class _InlineCursor(sqlite3.Cursor):
+    """sqlite3's cursor as SQLAlchemy's async layer expects a driver's cursor."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        _awaited()
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        _awaited()
+        return super().executemany(sql, parameters)
+
+    async def _async_soft_close(self) -> None:
+        """SQLAlchemy's async layer closes a driver's cursor this way before handing a result
+        to sync code; a sqlite3 cursor is read synchronously anyway."""
+
+
+class _InlineSqliteConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = _InlineCursor) -> Any:
+        return super().cursor(factory)
+
+
+def _connect_args() -> dict[str, Any]:
+    # Autocommit in the driver: SQLAlchemy, not sqlite3, issues BEGIN (see _on_begin).
+    return {
+        "isolation_level": None,
+        "check_same_thread": False,
+        "factory": _InlineSqliteConnection,
+    }
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -152,8 +179,12 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to the driver: through SQLAlchemy's execution this costs as much as a query.
+        sql = "BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+        try:
+            connection.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+        except sqlite3.Error as error:  # as SQLAlchemy would have raised it
+            raise DBAPIError.instance(sql, (), error, sqlite3.Error) from error
 
 
 @dataclass(eq=False)
@@ -183,8 +214,10 @@ class Database:
         ensure_sqlite_dir(self.url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
+        engine_url: str | URL = self.url
         if self.is_sqlite:
-            kwargs.update(async_creator=_inline_creator(self.url))
+            engine_url = _inline_url(self.url)
+            kwargs.update(connect_args=_connect_args())
         else:
             # Reads run in autocommit: under READ COMMITTED each statement had its own snapshot
             # anyway, and no BEGIN, ROLLBACK or idle transaction costs a round trip; the pool's
@@ -192,7 +225,7 @@ class Database:
             kwargs.update(
                 pool_pre_ping=True, pool_size=10, max_overflow=10, isolation_level="AUTOCOMMIT"
             )
-        self.engine = create_async_engine(self.url, **kwargs)
+        self.engine = create_async_engine(engine_url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
             write_engine = self.engine.execution_options(**{WRITE_OPTION: True})

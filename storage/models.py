@@ -396,7 +396,10 @@ class MemberSaving(Base):
     decision, so ranks and top lists are index ranges, not sums over the items."""
 
     __tablename__ = "member_saving"
-    __table_args__ = (Index("ix_member_saving_rank", "campaign_id", "period", "fen"),)
+    __table_args__ = (
+        Index("ix_member_saving_rank", "campaign_id", "period", "fen"),
+        Index("ix_member_saving_unit_rank", "campaign_id", "period", "unit_id", "fen"),
+    )
 
     campaign_id: Mapped[int] = mapped_column(
         ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
@@ -406,6 +409,9 @@ class MemberSaving(Base):
         ForeignKey("member.id", ondelete="CASCADE"), primary_key=True
     )
     fen: Mapped[float] = mapped_column(Double)  # shares may split a fen
+    # The member's unit (member.unit_id, kept equal wherever either is written): a rank in the
+    # unit is an index range too.
+    unit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class UnitSaving(Base):

@@ -514,3 +514,68 @@ async def test_amounts_below_zero_shown_equal_share_a_rank(db_url: str) -> None:
         ]
     finally:
         await db.dispose()
+
+
+async def _units_in_ledger(db: Database) -> list[tuple[int | None, int | None]]:
+    """(the ledger row's unit, the member's unit) of every row that disagree."""
+    async with db.read() as session:
+        found = await session.execute(
+            select(MemberSaving.unit_id, Member.unit_id).join(
+                Member, Member.id == MemberSaving.member_id
+            )
+        )
+        return [(kept, actual) for kept, actual in found if kept != actual]
+
+
+async def test_ranks_in_the_unit_count_its_active_members_ahead(db_url: str) -> None:
+    """The member ledger keeps each member's unit, and a rank in the unit counts the unit's
+    active members shown more, whatever unit their shares came from: an idea of the first
+    unit with a co-author of the second credits the co-author in the second."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        first = await seed_unit(db, "一车间")
+        second = await seed_unit(db, "二车间")
+        a, b = [await seed_member(db, n, first.id, name) for n, name in enumerate("AB", 1)]
+        c, d, e = [await seed_member(db, n, second.id, name) for n, name in enumerate("CDE", 3)]
+        chair = await seed_member(db, 9, first.id, "Z")
+        admin = await seed_member(db, 10, first.id, "O")
+        async with db.write() as session:
+            (await session.get(Member, admin.id)).is_admin = True  # type: ignore[union-attr]
+        await people.set_role(db, admin.id, chair.id, "committee", True, NOW)
+        ideas = [
+            await _idea(db, campaign, a, first.id, 1, "3000", [d.id]),  # 1,500 each
+            await _idea(db, campaign, b, first.id, 2, "1000"),
+            await _idea(db, campaign, c, second.id, 3, "2000"),
+            await _idea(db, campaign, e, second.id, 4, "1500"),  # as much as D
+        ]
+        for item_id in ideas:
+            await review.decide(db, item_id, chair.id, "approve", NOW, TZ)
+        assert await _units_in_ledger(db) == []
+
+        async def ranks() -> dict[str, tuple[int, int]]:
+            async with db.read() as session:
+                return {
+                    m.name: (s.unit_rank, s.unit_size)
+                    for m in (a, b, c, d, e, chair)
+                    for s in [await figures.member_standing(session, campaign.id, m)]
+                }
+
+        # The first unit: A 1,500, B 1,000, the chair and the office nothing (4 active).
+        # The second: C 2,000, then D and E 1,500 each (tied).
+        assert await ranks() == {
+            "A": (1, 4),
+            "B": (2, 4),
+            "C": (1, 3),
+            "D": (2, 3),
+            "E": (2, 3),
+            "Z": (3, 4),
+        }
+        await people.set_active(db, admin.id, c.id, False, NOW)
+        after = await ranks()
+        assert (after["D"], after["E"]) == ((1, 2), (1, 2))
+        await ledger.rebuild(db, campaign.id, TZ)
+        assert await _units_in_ledger(db) == []
+        assert await ranks() == after
+    finally:
+        await db.dispose()

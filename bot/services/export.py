@@ -48,7 +48,7 @@ from bot.services.campaigns import current
 from bot.services.errors import ServiceError
 from bot.services.figures import COUNTED_STATUSES, author_counts, counted_fen
 from bot.texts import ACTIONS, GRADES, STATUSES, group_name
-from storage.db import Database
+from storage.db import Database, one_of
 from storage.models import (
     Campaign,
     Category,
@@ -452,7 +452,7 @@ class _Writer:
         return scope
 
     def counted(self) -> list[ColumnElement[bool]]:
-        return [*self.in_scope(), Item.kind == ItemKind.IDEA, Item.status.in_(COUNTED_STATUSES)]
+        return [*self.in_scope(), Item.kind == ItemKind.IDEA, one_of(Item.status, COUNTED_STATUSES)]
 
     def status(self, status: str | None) -> str | None:
         if status is None:
@@ -528,7 +528,7 @@ class _Writer:
         """Per unit by name: headcount (as set, else its active members), ideas submitted and
         approved, certified and counted savings, open waste reports. Units are few: one list."""
         idea = Item.kind == ItemKind.IDEA
-        counted = and_(idea, Item.status.in_(COUNTED_STATUSES))
+        counted = and_(idea, one_of(Item.status, COUNTED_STATUSES))
         certified_fen = func.coalesce(type_coerce(Item.certified_amount, BigInteger), 0)
         items = (
             select(

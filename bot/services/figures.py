@@ -48,7 +48,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from bot.services import ledger
 from bot.services.ledger import COUNTED_STATUSES, counted_fen
 from bot.services.periods import Period, elapsed_share
-from storage.db import Database
+from storage.db import Database, one_of
 from storage.models import (
     Campaign,
     Category,
@@ -118,7 +118,7 @@ def _counted(campaign_id: int) -> list[ColumnElement[bool]]:
     return [
         Item.campaign_id == campaign_id,
         Item.kind == ItemKind.IDEA,
-        Item.status.in_(COUNTED_STATUSES),
+        one_of(Item.status, COUNTED_STATUSES),
     ]
 
 
@@ -256,7 +256,7 @@ def _unit_query(dialect: str) -> Select[Any]:
             .where(
                 ours,
                 Item.unit_id == Unit.id,
-                Item.status.in_(COUNTED_STATUSES),
+                one_of(Item.status, COUNTED_STATUSES),
                 Item.approved_at >= start if since else true(),
                 Item.approved_at < end,
             )
@@ -724,7 +724,7 @@ class CategoryFigures:
 async def category_figures(
     session: AsyncSession, campaign_id: int, span: Span
 ) -> list[CategoryFigures]:
-    counted = Item.status.in_(COUNTED_STATUSES)
+    counted = one_of(Item.status, COUNTED_STATUSES)
     rows = await session.execute(
         select(
             Category.name_zh,
@@ -766,7 +766,7 @@ def _gold_query(limit: int, dialect: str) -> Select[Any]:
         .where(
             Item.campaign_id == bindparam("campaign_id", type_=Integer),
             Item.kind == ItemKind.IDEA,
-            Item.status.in_(COUNTED_STATUSES),
+            one_of(Item.status, COUNTED_STATUSES),
             Item.grade == Grade.GOLD,
             Item.approved_at >= bindparam("start", type_=UTCDateTime()),
             Item.approved_at < bindparam("end", type_=UTCDateTime()),
@@ -827,10 +827,9 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
     for members with a unit and once without, per database.
 
     Ahead means shown more (`yuan`): members shown the same amount share a rank, as the top
-    list lists them together, by name. No member row is read per member ahead in the plant:
-    the ledger's index counts everyone from the least amount shown above the member's, less
-    those ahead who are not active (few: found by the status index). In the unit, its active
-    members are looked up in the ledger one by one."""
+    list lists them together, by name. No member row is read per member ahead: the ledger's
+    indexes count everyone from the least amount shown above the member's, in the plant and in
+    the unit, less those ahead who are not active (few: found by the status index)."""
     period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
@@ -845,8 +844,18 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
     # a fen rounds away from zero: up to the next fen above zero, down to it below.
     shown = _shown_fen(mine, dialect)
     above = case((shown >= 0, shown + HALF_FEN), else_=shown + (1 - HALF_FEN))
+    not_active = [s for s in MemberStatus if s != MemberStatus.ACTIVE]
+    in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
 
-    def ahead_among(*who: ColumnElement[bool]) -> ColumnElement[int]:
+    def ahead_in_ledger(*where: ColumnElement[bool]) -> ColumnElement[int]:
+        return (
+            select(func.count())
+            .select_from(MemberSaving)
+            .where(*period, *where, MemberSaving.fen >= above)
+            .scalar_subquery()
+        )
+
+    def ahead_not_active(*where: ColumnElement[bool]) -> ColumnElement[int]:
         # Driven by the members (a correlated lookup each): a join would be read from the
         # ledger's side, every member above the amount.
         theirs = (
@@ -856,28 +865,27 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
             .scalar_subquery()
         )
         return (
-            select(func.count()).select_from(Member).where(*who, theirs >= above).scalar_subquery()
+            select(func.count())
+            .select_from(Member)
+            .where(one_of(Member.status, not_active), *where, theirs >= above)
+            .scalar_subquery()
         )
 
-    everyone_ahead = (
-        select(func.count()).select_from(MemberSaving).where(*period, MemberSaving.fen >= above)
-    )
-    not_active = [s for s in MemberStatus if s != MemberStatus.ACTIVE]
-    plant_ahead = everyone_ahead.scalar_subquery() - ahead_among(Member.status.in_(not_active))
-    active = Member.status == MemberStatus.ACTIVE
-    in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
+    plant_ahead = ahead_in_ledger() - ahead_not_active()
     # Every member less those not active: SQLite counts a whole table by its pages, and a
     # range entry by entry.
     everyone = select(func.count()).select_from(Member).scalar_subquery()
     people = (
         everyone
         - (
-            select(func.count()).select_from(Member).where(Member.status.in_(not_active))
+            select(func.count()).select_from(Member).where(one_of(Member.status, not_active))
         ).scalar_subquery()
     )
     if not in_a_unit:
         return select(mine, plant_ahead, literal(0), people, literal(0))
-    unit_ahead = ahead_among(active, in_unit)
+    unit = bindparam("unit_id", type_=Integer)
+    unit_ahead = ahead_in_ledger(MemberSaving.unit_id == unit) - ahead_not_active(in_unit)
+    active = Member.status == MemberStatus.ACTIVE
     unit_people = select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
     return select(mine, plant_ahead, unit_ahead, people, unit_people)
 

@@ -33,13 +33,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.periods import Period, PeriodKind, containing
-from storage.db import Database, dialect_insert, table_of
+from storage.db import Database, dialect_insert, one_of, table_of
 from storage.models import (
     Campaign,
     Item,
     ItemAuthor,
     ItemKind,
     ItemStatus,
+    Member,
     MemberSaving,
     UnitSaving,
 )
@@ -80,7 +81,10 @@ def _upsert(is_sqlite: bool) -> Executable:
     statement = dialect_insert(is_sqlite, table_of(MemberSaving))
     return statement.on_conflict_do_update(
         index_elements=["campaign_id", "period", "member_id"],
-        set_={"fen": MemberSaving.fen + statement.excluded.fen},
+        set_={
+            "fen": MemberSaving.fen + statement.excluded.fen,
+            "unit_id": statement.excluded.unit_id,
+        },
     )
 
 
@@ -97,8 +101,9 @@ def _upsert_units(is_sqlite: bool) -> Executable:
     )
 
 
-_AUTHOR_IDS = (
-    select(ItemAuthor.member_id)
+_AUTHORS = (
+    select(ItemAuthor.member_id, Member.unit_id)
+    .join(Member, Member.id == ItemAuthor.member_id)
     .where(ItemAuthor.item_id == bindparam("item_id"))
     .order_by(ItemAuthor.member_id)
 )
@@ -135,14 +140,20 @@ async def credit(
     if delta == 0:
         return
     # In member order: two decisions at once lock their authors' rows in the same order.
-    authors = list(await session.scalars(_AUTHOR_IDS, {"item_id": item.id}))
+    authors = (await session.execute(_AUTHORS, {"item_id": item.id})).all()
     if not authors:
         return
     share = delta / len(authors)
     rows: list[dict[str, object]] = [
-        {"campaign_id": item.campaign_id, "period": key, "member_id": member_id, "fen": share}
+        {
+            "campaign_id": item.campaign_id,
+            "period": key,
+            "member_id": member_id,
+            "fen": share,
+            "unit_id": unit_id,
+        }
         for key in keys
-        for member_id in authors
+        for member_id, unit_id in authors
     ]
     await session.execute(_upsert(is_sqlite), rows)
 
@@ -168,7 +179,7 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
         .where(
             Item.campaign_id == campaign_id,
             Item.kind == ItemKind.IDEA,
-            Item.status.in_(COUNTED_STATUSES),
+            one_of(Item.status, COUNTED_STATUSES),
         )
     )
     async with db.write() as session:
@@ -189,6 +200,15 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
                 elif day is not None:
                     totals[(containing(kind, day).key, member_id)] += share
             await _insert(session, campaign_id, totals.items())
+        ledger_ = table_of(MemberSaving)
+        unit_of_member = (
+            select(Member.unit_id).where(Member.id == ledger_.c.member_id).scalar_subquery()
+        )
+        await session.execute(
+            update(ledger_)
+            .where(ledger_.c.campaign_id == campaign_id)
+            .values(unit_id=unit_of_member)
+        )
         await session.execute(
             update(Campaign).where(Campaign.id == campaign_id).values(ledger_tz=tz.key)
         )
@@ -201,7 +221,7 @@ async def _rebuild_units(session: AsyncSession, campaign_id: int, tz: ZoneInfo) 
         select(Item.unit_id, Item.approved_at, counted_fen()).where(
             Item.campaign_id == campaign_id,
             Item.kind == ItemKind.IDEA,
-            Item.status.in_(COUNTED_STATUSES),
+            one_of(Item.status, COUNTED_STATUSES),
         )
     )
     totals: defaultdict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])

@@ -31,7 +31,7 @@ from bot.config import Settings
 from bot.services import ledger, people
 from bot.services.errors import ServiceError
 from bot.services.items import add_attachments, assessed, reviewers_for
-from storage.db import Database, set_parameters, set_values
+from storage.db import Database, one_of, set_parameters, set_values
 from storage.models import (
     Attachment,
     Campaign,
@@ -153,7 +153,7 @@ _CANCEL_UNSENT_CARDS = (
     update(OutboxMessage)
     .where(
         OutboxMessage.item_id == bindparam("card_item"),
-        OutboxMessage.purpose.in_(("review_card", "review_file")),
+        one_of(OutboxMessage.purpose, ("review_card", "review_file")),
         OutboxMessage.status == "pending",
     )
     .values(status="cancelled")
@@ -600,20 +600,22 @@ async def waiting_for(db: Database, member_id: int, page: int, size: int) -> tup
         if units:
             conditions.append(
                 and_(
-                    Item.unit_id.in_(units),
-                    Item.status.in_((S.FIRST_REVIEW, S.APPROVED, S.REPORTED, S.ACKNOWLEDGED)),
+                    one_of(Item.unit_id, units),
+                    one_of(Item.status, (S.FIRST_REVIEW, S.APPROVED, S.REPORTED, S.ACKNOWLEDGED)),
                 )
             )
         if m.is_committee:
-            conditions.append(Item.status.in_((S.COMMITTEE, S.IMPLEMENTED, S.APPROVED)))
+            conditions.append(one_of(Item.status, (S.COMMITTEE, S.IMPLEMENTED, S.APPROVED)))
             # First reviews of units whose assessors cannot act: the units first (a look per
             # unit), so that the items are read by stage from the index (with a condition on
             # them only when there are such units).
             orphaned = list(await session.scalars(_UNASSESSED_UNITS))
             if orphaned:
-                conditions.append(and_(Item.status == S.FIRST_REVIEW, Item.unit_id.in_(orphaned)))
+                conditions.append(
+                    and_(Item.status == S.FIRST_REVIEW, one_of(Item.unit_id, orphaned))
+                )
         if m.is_admin:
-            conditions.append(Item.status.in_((S.REPORTED, S.ACKNOWLEDGED)))
+            conditions.append(one_of(Item.status, (S.REPORTED, S.ACKNOWLEDGED)))
         if not conditions:
             return [], 0
         mine = select(ItemAuthor.item_id).where(ItemAuthor.member_id == member_id)
