@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import QueryableAttribute
-from sqlalchemy.util.concurrency import await_, in_greenlet
+from sqlalchemy.util.concurrency import await_
 
 # Execution option that makes a SQLite transaction take the write lock at BEGIN,
 # so two writers queue on the busy timeout instead of deadlocking on upgrade.
@@ -85,17 +86,17 @@ def normalise_url(url: str) -> str:
 
 
 class InlineSqliteContext(SQLiteExecutionContext):
-    """Execution context of `InlineSqliteDialect`: sqlite3's cursors already fetch rows one
-    step at a time, so a plain cursor serves `stream()` (the export) as a server-side one."""
+    """Execution context of `InlineSqliteDialect`: a streaming cursor for `stream()` (the
+    export) fetches rows as they are read."""
 
     def create_server_side_cursor(self) -> Any:
-        return self._dbapi_connection.cursor()
+        return self._dbapi_connection.cursor(_StreamingCursor)
 
 
 class InlineSqliteDialect(SQLiteDialect_pysqlite):
     """SQLite for the async engine, with the standard library's sqlite3 called directly on the
     event loop's thread (no driver thread; one await of nothing per statement, see
-    `_InlineCursor`).
+    `_awaited`).
 
     A statement on an indexed table takes microseconds; handing it to a driver thread and back
     (aiosqlite) takes about a hundred times as long, and each await SQLAlchemy's async layer
@@ -108,6 +109,10 @@ class InlineSqliteDialect(SQLiteDialect_pysqlite):
     supports_server_side_cursors = True
     supports_statement_cache = True
     execution_ctx_cls = InlineSqliteContext
+    has_terminate = True  # a connection the pool gives up on is closed, not left to the GC
+
+    def do_terminate(self, dbapi_connection: Any) -> None:
+        dbapi_connection.close()
 
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
@@ -130,13 +135,14 @@ async def _ready() -> None:
 def _awaited() -> None:
     """AsyncConnection.execute insists that the driver awaited something (an async driver
     always does): one await of nothing, which returns at once without letting other tasks in
-    (a greenlet switch, microseconds)."""
-    if in_greenlet():
-        await_(_ready())
+    (a greenlet switch, microseconds). Outside SQLAlchemy's greenlet (a lazy load in async
+    code) it raises MissingGreenlet, as the PostgreSQL driver does."""
+    await_(_ready())
 
 
-class _InlineCursor(sqlite3.Cursor):
-    """sqlite3's cursor as SQLAlchemy's async layer expects a driver's cursor."""
+class _StreamingCursor(sqlite3.Cursor):
+    """sqlite3's cursor as SQLAlchemy's async layer expects a driver's cursor; rows are fetched
+    as they are read (`stream()`)."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> Any:
         _awaited()
@@ -149,6 +155,40 @@ class _InlineCursor(sqlite3.Cursor):
     async def _async_soft_close(self) -> None:
         """SQLAlchemy's async layer closes a driver's cursor this way before handing a result
         to sync code; a sqlite3 cursor is read synchronously anyway."""
+
+
+class _InlineCursor(_StreamingCursor):
+    """Reads a statement's rows at once, as aiosqlite's adapter did: a result left unread
+    does not keep its statement, and with it a read snapshot, open after the transaction."""
+
+    _rows: deque[Any]
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        super().execute(sql, parameters)
+        self._rows = deque(super().fetchall() if self.description is not None else ())
+        return self
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        super().executemany(sql, parameters)
+        self._rows = deque()
+        return self
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __next__(self) -> Any:
+        if not self._rows:
+            raise StopIteration
+        return self._rows.popleft()
 
 
 class _InlineSqliteConnection(sqlite3.Connection):

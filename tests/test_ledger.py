@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Double, literal, select, update
 
-from bot.services import campaigns, figures, items, ledger, people, review, units
+from bot.services import campaigns, figures, importer, items, ledger, people, review, units
 from bot.services.periods import Period, PeriodKind, containing, local_midnight
 from storage.db import Database
 from storage.models import Campaign, Member, MemberSaving, Unit, UnitSaving
@@ -577,5 +577,22 @@ async def test_ranks_in_the_unit_count_its_active_members_ahead(db_url: str) -> 
         await ledger.rebuild(db, campaign.id, TZ)
         assert await _units_in_ledger(db) == []
         assert await ranks() == after
+        # A roster import moves B (1,000) to the second unit by username: B's rows follow.
+        async with db.write() as session:
+            (await session.get(Member, b.id)).username = "bee"  # type: ignore[union-attr]
+        roster = "姓名,单位,用户名\nB,二车间,@bee\n".encode()
+        result = await importer.import_file(db, admin.id, "m.csv", roster, NOW)
+        assert result.ok and result.members_updated == 1
+        assert await _units_in_ledger(db) == []
+        b = await _member(db, b.id)
+        moved = await ranks()
+        assert (moved["A"], moved["B"], moved["D"]) == ((1, 3), (3, 3), (1, 3))
     finally:
         await db.dispose()
+
+
+async def _member(db: Database, member_id: int) -> Member:
+    async with db.read() as session:
+        found = await session.get(Member, member_id)
+    assert found is not None
+    return found

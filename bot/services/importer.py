@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from bot.services import ledger
 from bot.services.audit import record_admin
 from bot.services.people import MAX_NAME
 from bot.services.units import MAX_HEADCOUNT, MAX_UNIT_NAME, name_key
@@ -301,6 +302,8 @@ async def _apply(
                 result.members_created += 1
             else:
                 result.members_updated += 1
+                if member.unit_id != unit.id:
+                    await ledger.member_moved(session, member.id, unit.id)
             member.name, member.unit_id, member.group = mrow.name, unit.id, mrow.group
             member.username = mrow.username or member.username
         if result.errors:

@@ -158,6 +158,15 @@ async def credit(
     await session.execute(_upsert(is_sqlite), rows)
 
 
+async def member_moved(session: AsyncSession, member_id: int, unit_id: int | None) -> None:
+    """The member's rows follow them to their new unit (in the caller's transaction, with the
+    change of `member.unit_id`)."""
+    ledger_ = table_of(MemberSaving)
+    await session.execute(
+        update(ledger_).where(ledger_.c.member_id == member_id).values(unit_id=unit_id)
+    )
+
+
 def counted_fen_of(item: Item) -> int:
     """The item's counted amount in fen as the ledger has it (0 before approval)."""
     amount = item.verified_amount if item.verified_amount is not None else item.certified_amount

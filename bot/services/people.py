@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notify
+from bot.services import ledger
 from bot.services.audit import record_admin
 from bot.services.errors import ServiceError
 from storage.db import Database
-from storage.models import Member, MemberGroup, MemberSaving, MemberStatus, Unit, UnitAssessor
+from storage.models import Member, MemberGroup, MemberStatus, Unit, UnitAssessor
 
 MAX_NAME = 40
 ROLES = ("admin", "committee", "assessor")
@@ -160,13 +161,8 @@ async def join(
         member.status = MemberStatus.PENDING if pending else MemberStatus.ACTIVE
         if existing is None:
             session.add(member)
-        else:  # the member ledger keeps each member's unit
-            await session.execute(
-                update(MemberSaving)
-                .where(MemberSaving.member_id == existing.id)
-                .values(unit_id=unit_id)
-                .execution_options(synchronize_session=False)
-            )
+        elif existing.unit_id != unit_id:
+            await ledger.member_moved(session, existing.id, unit_id)
         await session.flush()
         record_admin(
             session,
