@@ -414,6 +414,33 @@ class MemberSaving(Base):
     unit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class Headcount(Base):
+    """The plant's active members, kept by the database itself: triggers on `member` (migration
+    0014) count every row in or out of status "active", whichever code writes it. "Of N" in a
+    member's place reads one row instead of counting the members."""
+
+    __tablename__ = "headcount"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1: the only row
+    active: Mapped[int] = mapped_column(Integer)
+
+
+class MemberBand(Base):
+    """How many member-ledger rows (MemberSaving) of a campaign and period fall in each band of
+    amounts (`low`, one of bot.services.ledger.BANDS: 0 and +-2^(k/8) fen, up to the next): a
+    member's place in the plant adds up the bands above their amount and counts the rows of
+    their own band alone, instead of every row above. Written with the ledger."""
+
+    __tablename__ = "member_band"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(8), primary_key=True)
+    low: Mapped[float] = mapped_column(Double, primary_key=True)
+    members: Mapped[int] = mapped_column(Integer)
+
+
 class UnitSaving(Base):
     """Each unit's counted savings (exact fen) and ideas approved, per period of approval (the
     periods of MemberSaving), written with each decision: rankings and progress read a row per

@@ -3,16 +3,17 @@ items, and rebuilt when the time zone its periods are cut in changes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Double, literal, select, update
+from sqlalchemy import Double, delete, func, literal, select, update
 
 from bot.services import campaigns, figures, importer, items, ledger, people, review, units
 from bot.services.periods import Period, PeriodKind, containing, local_midnight
 from storage.db import Database
-from storage.models import Campaign, Member, MemberSaving, Unit, UnitSaving
+from storage.models import Campaign, Member, MemberBand, MemberSaving, Unit, UnitSaving
 from tests.helpers import NOW, seed_member, seed_unit
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -83,8 +84,11 @@ async def test_decisions_keep_the_ledger_equal_to_a_rebuild(db_url: str) -> None
         later = march_end + timedelta(days=40)
         await review.decide(db, ids[1], chair.id, "verify", later, TZ, amount=Decimal("2000"))
         kept = await _rows(db)
+        bands, counted = await _bands(db)
+        assert bands == counted
         await ledger.rebuild(db, campaign.id, TZ)
         assert await _rows(db) == kept
+        assert await _bands(db) == (bands, counted)
         # 甲: a third of 1,000 + 2,000 (verified) + half of 700; in March and Q1 alike.
         a_total = round(100_000 / 3 + 200_000 + 35_000, 6)
         assert kept[("all", a.id)] == a_total
@@ -596,3 +600,159 @@ async def _member(db: Database, member_id: int) -> Member:
         found = await session.get(Member, member_id)
     assert found is not None
     return found
+
+
+async def _bands(db: Database) -> tuple[dict[tuple[str, float], int], dict[tuple[str, float], int]]:
+    """The band counts as kept (bands left empty dropped), and as counted from the ledger."""
+    async with db.read() as session:
+        kept = await session.execute(select(MemberBand.period, MemberBand.low, MemberBand.members))
+        rows = await session.execute(select(MemberSaving.period, MemberSaving.fen))
+        counted = Counter((period, ledger.band_of(fen)) for period, fen in rows)
+        return {(p, low): n for p, low, n in kept if n}, dict(counted)
+
+
+async def test_places_in_the_plant_add_up_bands_of_amounts_as_counting_would(
+    db_url: str,
+) -> None:
+    """A place in the plant adds the band counts above the member's amount and counts the rows
+    of its own band: amounts on a band's least amount (1,024 fen is 2^10), a fen either side of
+    it, shares of a fen, ties, an amount verified lower (its rows move down bands), a member
+    deactivated and a rebuild all rank as counting every member shown more would."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        first = await seed_unit(db, "一车间")
+        second = await seed_unit(db, "二车间")
+        workers = [
+            await seed_member(db, n, (first, second)[n % 2].id, f"W{n:02}") for n in range(1, 13)
+        ]
+        chair = await seed_member(db, 99, first.id, "Z")
+        admin = await seed_member(db, 98, first.id, "O")
+        async with db.write() as session:
+            (await session.get(Member, admin.id)).is_admin = True  # type: ignore[union-attr]
+        await people.set_role(db, admin.id, chair.id, "committee", True, NOW)
+        w = workers
+        plan = [
+            (w[0], "10.24", []),  # 1,024 fen: a band's least amount
+            (w[1], "10.23", []),
+            (w[2], "10.25", []),
+            (w[3], "30.72", [w[4].id, w[5].id]),  # 1,024 fen each
+            (w[6], "1310.72", []),  # 2^17 fen
+            (w[7], "0.01", [w[8].id]),  # half a fen each: shown as 0.01
+            (w[9], "5000", []),  # verified 20.48 below
+            (w[10], "1310.71", []),
+        ]
+        ideas = []
+        for n, (author, claimed, co) in enumerate(plan):
+            unit_id = author.unit_id or first.id
+            ideas.append(await _idea(db, campaign, author, unit_id, n, claimed, co))
+        for item_id in ideas:
+            await review.decide(db, item_id, chair.id, "approve", NOW, TZ)
+        await review.decide(db, ideas[6], chair.id, "implement", NOW, TZ)
+        later = NOW + timedelta(days=3)
+        await review.decide(db, ideas[6], chair.id, "verify", later, TZ, amount=Decimal("20.48"))
+
+        async def check(active: list[Member]) -> None:
+            kept, counted = await _bands(db)
+            assert kept == counted
+            totals = await _rows(db)
+            month = containing(PeriodKind.MONTH, NOW.astimezone(TZ).date())
+            for period in (None, month):
+                key = ledger.key_of(period)
+                shown = {m.id: figures.yuan(totals.get((key, m.id), 0.0)) for m in active}
+                async with db.read() as session:
+                    for m in active:
+                        got = await figures.member_standing(session, campaign.id, m, period)
+                        ahead = sum(1 for v in shown.values() if v > shown[m.id])
+                        assert (got.total, got.plant_rank, got.plant_size) == (
+                            shown[m.id],
+                            ahead + 1,
+                            len(active),
+                        ), (m.name, key)
+
+        everyone = [*workers, chair, admin]
+        await check(everyone)
+        # Ahead of all: 1,310.72, 1,310.71 and 20.48 (verified). W03 10.25, then W01 and
+        # W04-W06 on a band's least amount (10.24, tied), W02 a fen below it.
+        async with db.read() as session:
+            places = [
+                (await figures.member_standing(session, campaign.id, m)).plant_rank
+                for m in (w[1], w[0], w[3], w[4], w[2])
+            ]
+        assert places == [9, 5, 5, 5, 4]
+        await people.set_active(db, admin.id, w[2].id, False, NOW)
+        await check([m for m in everyone if m.id != w[2].id])
+        await ledger.rebuild(db, campaign.id, TZ)
+        await check([m for m in everyone if m.id != w[2].id])
+    finally:
+        await db.dispose()
+
+
+def test_every_amount_falls_in_the_greatest_band_not_above_it() -> None:
+    bands = ledger.BANDS
+    assert list(bands) == sorted(set(bands)) and 0.0 in bands and 1024.0 in bands
+    for fen in (-1e12, -1024.0, -1023.5, -0.5, 0.0, 0.5, 1.0, 1023.999, 1024.0, 1e12, 1e15):
+        low = ledger.band_of(fen)
+        above = [b for b in bands if b > fen]
+        assert low <= fen and (not above or fen < min(above))
+        assert low == max(b for b in bands if b <= fen)
+
+
+async def test_the_headcount_follows_every_change_of_status(db_url: str) -> None:
+    """'Of N' in a place reads the plant's active members from one row the database keeps: a
+    pending join, its approval and a declined one, a declined member joining again, a
+    deactivation and a reactivation, a roster import and an imported member's row deleted
+    all move it as counting the active members would."""
+    db = Database(db_url)
+    try:
+        campaign = await campaigns.ensure_default(db, NOW.date())
+        unit = await seed_unit(db)
+        admin = await seed_member(db, 1, unit.id, "O")
+        async with db.write() as session:
+            (await session.get(Member, admin.id)).is_admin = True  # type: ignore[union-attr]
+
+        async def sizes() -> tuple[int, int]:
+            async with db.read() as session:
+                counted = await session.scalar(
+                    select(func.count()).select_from(Member).where(Member.status == "active")
+                )
+                me = await session.get(Member, admin.id)
+                assert me is not None
+                place = await figures.member_standing(session, campaign.id, me)
+                return place.plant_size, counted or 0
+
+        async def apply(telegram_id: int, name: str) -> Member:
+            return await people.join(
+                db,
+                telegram_id=telegram_id,
+                username=None,
+                name=name,
+                unit_id=unit.id,
+                group="staff",
+                language=None,
+                pending=True,
+                now=NOW,
+            )
+
+        assert await sizes() == (1, 1)
+        first, second = await apply(2, "P"), await apply(3, "Q")
+        assert await sizes() == (1, 1)  # pending: not yet counted
+        await people.decide_join(db, admin.id, first.id, True, NOW)
+        await people.decide_join(db, admin.id, second.id, False, NOW)
+        assert await sizes() == (2, 2)
+        await apply(3, "Q")  # declined, applies again (pending)
+        await people.decide_join(db, admin.id, second.id, True, NOW)
+        assert await sizes() == (3, 3)
+        await people.set_active(db, admin.id, first.id, False, NOW)
+        assert await sizes() == (2, 2)
+        await people.set_active(db, admin.id, first.id, True, NOW)
+        assert await sizes() == (3, 3)
+        roster = "姓名,单位\n甲,一车间\n乙,一车间\n".encode()
+        result = await importer.import_file(db, admin.id, "m.csv", roster, NOW)
+        assert result.ok
+        assert await sizes() == (5, 5)
+        async with db.write() as session:
+            await session.execute(delete(Member).where(Member.name == "甲"))
+        assert await sizes() == (4, 4)
+    finally:
+        await db.dispose()

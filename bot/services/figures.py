@@ -53,11 +53,13 @@ from storage.models import (
     Campaign,
     Category,
     Grade,
+    Headcount,
     Item,
     ItemAuthor,
     ItemKind,
     ItemStatus,
     Member,
+    MemberBand,
     MemberGroup,
     MemberSaving,
     MemberStatus,
@@ -78,6 +80,7 @@ FEN_PLACES = 5
 _FEN_STEP = Decimal(1).scaleb(-FEN_PLACES)
 # The least amount (in fen) shown as 0.01 yuan; k + HALF_FEN is the least shown as k + 1 fen.
 HALF_FEN = 0.5 - 0.5 * 10**-FEN_PLACES
+TOP_FEN = 1e300  # above every amount: the upper bound of the highest band
 
 
 def yuan(fen: float | int | None) -> Decimal:
@@ -827,9 +830,11 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
     for members with a unit and once without, per database.
 
     Ahead means shown more (`yuan`): members shown the same amount share a rank, as the top
-    list lists them together, by name. No member row is read per member ahead: the ledger's
-    indexes count everyone from the least amount shown above the member's, in the plant and in
-    the unit, less those ahead who are not active (few: found by the status index)."""
+    list lists them together, by name. No member row is read per member ahead: in the plant
+    the band counts (`member_band`) add up the bands above the least amount shown above the
+    member's and the ledger's index counts the rest of that amount's band; in the unit the
+    index counts the unit's rows above it; less those ahead who are not active (few: found by
+    the status index)."""
     period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
@@ -871,16 +876,19 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
             .scalar_subquery()
         )
 
-    plant_ahead = ahead_in_ledger() - ahead_not_active()
-    # Every member less those not active: SQLite counts a whole table by its pages, and a
-    # range entry by entry.
-    everyone = select(func.count()).select_from(Member).scalar_subquery()
-    people = (
-        everyone
-        - (
-            select(func.count()).select_from(Member).where(one_of(Member.status, not_active))
-        ).scalar_subquery()
-    )
+    # In the plant: the bands above the amount (ledger.BANDS) by their counts, and the rows of
+    # the amount's own band up to the next band counted one by one (a few hundred at most).
+    bands = [
+        MemberBand.campaign_id == bindparam("campaign_id", type_=Integer),
+        MemberBand.period == bindparam("period", type_=String),
+        MemberBand.low > above,
+    ]
+    next_band = select(func.min(MemberBand.low)).where(*bands).scalar_subquery()
+    in_bands = select(func.coalesce(func.sum(MemberBand.members), 0)).where(*bands)
+    in_own_band = ahead_in_ledger(MemberSaving.fen < func.coalesce(next_band, TOP_FEN))
+    plant_ahead = in_bands.scalar_subquery() + in_own_band - ahead_not_active()
+    # The plant's active members, as the database's triggers keep them (one row).
+    people = func.coalesce(select(Headcount.active).where(Headcount.id == 1).scalar_subquery(), 0)
     if not in_a_unit:
         return select(mine, plant_ahead, literal(0), people, literal(0))
     unit = bindparam("unit_id", type_=Integer)

@@ -12,7 +12,8 @@ changed: `ensure_current` runs at every start).
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
+from bisect import bisect_right
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import cast
@@ -41,6 +42,7 @@ from storage.models import (
     ItemKind,
     ItemStatus,
     Member,
+    MemberBand,
     MemberSaving,
     UnitSaving,
 )
@@ -50,6 +52,19 @@ COUNTED_STATUSES = (ItemStatus.APPROVED, ItemStatus.IMPLEMENTED, ItemStatus.VERI
 ALL = "all"
 KINDS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF, PeriodKind.YEAR)
 CHUNK = 5_000  # rows per INSERT while rebuilding
+# The bands `member_band` counts the member ledger's rows in: 0 and +-2^(k/8) fen (steps of
+# 9%, from 1 fen to far beyond any saving), and one below everything. A band is its least
+# amount; a row belongs to the greatest band not above its amount.
+BANDS: tuple[float, ...] = tuple(
+    sorted({-1e300, 0.0, *(sign * 2 ** (k / 8) for k in range(8 * 48 + 1) for sign in (1, -1))})
+)
+# PostgreSQL: a campaign's ledger is written by one transaction at a time (see `credit`).
+_LEDGER_LOCK = 0x5A11  # the first key of pg_advisory_xact_lock(key, campaign_id)
+
+
+def band_of(fen: float) -> float:
+    """The band a member-ledger row of `fen` counts in."""
+    return BANDS[max(bisect_right(BANDS, fen) - 1, 0)]
 
 
 def counted_fen() -> ColumnElement[int]:
@@ -101,6 +116,29 @@ def _upsert_units(is_sqlite: bool) -> Executable:
     )
 
 
+@functools.cache
+def _upsert_bands(is_sqlite: bool) -> Executable:
+    """Add to bands' counts (parameters: the row's columns; one set per row), built once."""
+    statement = dialect_insert(is_sqlite, table_of(MemberBand))
+    return statement.on_conflict_do_update(
+        index_elements=["campaign_id", "period", "low"],
+        set_={"members": MemberBand.members + statement.excluded.members},
+    )
+
+
+_ENTRIES = select(MemberSaving.period, MemberSaving.member_id, MemberSaving.fen)
+
+
+async def _lock_ledger(session: AsyncSession, is_sqlite: bool, campaign_id: int) -> None:
+    """PostgreSQL: wait for other transactions writing the campaign's ledger (SQLite has one
+    writer at a time). A band's count changes with rows read before they are written; two
+    decisions at once must not both read the same row's old amount."""
+    if not is_sqlite:
+        await session.execute(
+            select(func.pg_advisory_xact_lock(_LEDGER_LOCK, campaign_id)),
+        )
+
+
 _AUTHORS = (
     select(ItemAuthor.member_id, Member.unit_id)
     .join(Member, Member.id == ItemAuthor.member_id)
@@ -126,6 +164,7 @@ async def credit(
     if (delta == 0 and not approved) or item.kind != ItemKind.IDEA:
         return
     keys = keys_for(item.approved_at, tz)
+    await _lock_ledger(session, is_sqlite, item.campaign_id)
     unit_rows: list[dict[str, object]] = [
         {
             "campaign_id": item.campaign_id,
@@ -155,7 +194,43 @@ async def credit(
         for key in keys
         for member_id, unit_id in authors
     ]
+    ids = [member_id for member_id, _ in authors]
+    found = await session.execute(
+        _ENTRIES.where(
+            MemberSaving.campaign_id == item.campaign_id,
+            one_of(MemberSaving.period, keys),
+            one_of(MemberSaving.member_id, ids),
+        )
+    )
+    before: dict[tuple[str, int], float] = {(p, m): fen for p, m, fen in found}
     await session.execute(_upsert(is_sqlite), rows)
+    # The database adds as Python does (IEEE doubles), so each row's new amount is known.
+    moves: Counter[tuple[str, float]] = Counter()
+    for key in keys:
+        for member_id in ids:
+            old = before.get((key, member_id))
+            new = share if old is None else old + share
+            if old is not None:
+                moves[(key, band_of(old))] -= 1
+            moves[(key, band_of(new))] += 1
+    await _count_in_bands(session, is_sqlite, item.campaign_id, moves)
+
+
+async def _count_in_bands(
+    session: AsyncSession,
+    is_sqlite: bool,
+    campaign_id: int,
+    moves: Counter[tuple[str, float]],
+) -> None:
+    """Add `moves` (rows in or out, per period and band) to the campaign's band counts, in
+    band order (two writers lock them in the same order)."""
+    rows: list[dict[str, object]] = [
+        {"campaign_id": campaign_id, "period": key, "low": low, "members": n}
+        for (key, low), n in sorted(moves.items())
+        if n
+    ]
+    if rows:
+        await session.execute(_upsert_bands(is_sqlite), rows)
 
 
 async def member_moved(session: AsyncSession, member_id: int, unit_id: int | None) -> None:
@@ -192,6 +267,7 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
         )
     )
     async with db.write() as session:
+        await _lock_ledger(session, db.is_sqlite, campaign_id)
         found = cast(
             list[tuple[int, datetime | None, int, int]], (await session.execute(query)).all()
         )
@@ -200,6 +276,7 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
             for member_id, approved_at, fen, n in found
         ]
         await session.execute(delete(MemberSaving).where(MemberSaving.campaign_id == campaign_id))
+        await session.execute(delete(MemberBand).where(MemberBand.campaign_id == campaign_id))
         await _rebuild_units(session, campaign_id, tz)
         for kind in (*KINDS, None):
             totals: defaultdict[tuple[str, int], float] = defaultdict(float)
@@ -209,6 +286,8 @@ async def rebuild(db: Database, campaign_id: int, tz: ZoneInfo) -> None:
                 elif day is not None:
                     totals[(containing(kind, day).key, member_id)] += share
             await _insert(session, campaign_id, totals.items())
+            bands = Counter((key, band_of(fen)) for (key, _), fen in totals.items())
+            await _count_in_bands(session, db.is_sqlite, campaign_id, bands)
         ledger_ = table_of(MemberSaving)
         unit_of_member = (
             select(Member.unit_id).where(Member.id == ledger_.c.member_id).scalar_subquery()
