@@ -16,14 +16,11 @@ from bot.texts import error_plain
 from storage.models import ItemStatus, MemberStatus
 
 
-async def _header(context: BotContext, total_items: int) -> list[str]:
+def _header(context: BotContext, total_items: int, standing: figures.Standing | None) -> list[str]:
     tr = context.tr
-    assert context.member is not None
     lines = [tr._("📋 <b>My items</b>: {n}", n=total_items)]
-    campaign = context.campaign
-    if campaign is None:
+    if standing is None:
         return lines
-    standing = await figures.standing(context.db, campaign.id, context.member)
     lines.append(
         tr._("My certified savings: <b>{amount}</b>", amount=cards.money(tr, standing.total))
     )
@@ -44,9 +41,14 @@ async def show_page(update: Update, context: BotContext, page: int = 0) -> None:
                 tr._("Please join the campaign first: send /start.")
             )
         return
-    total, page, rows = await items.page_of(context.db, member.id, page)
+    campaign = context.campaign
+    async with context.db.read() as session:  # one read for the page and the standing
+        total, page, rows = await items.page_of(session, member.id, page)
+        standing = None
+        if campaign is not None:
+            standing = await figures.member_standing(session, campaign.id, member)
     pages = page_count(total, items.MY_PAGE)
-    lines = await _header(context, total)
+    lines = _header(context, total, standing)
     lines.append("")
     if not rows:
         lines.append(tr._("Nothing yet. Send /idea to submit an idea or /waste to report waste."))

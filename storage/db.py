@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import sqlite3
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -12,7 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Table, bindparam, event, literal, pool
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    bindparam,
+    event,
+    literal,
+    literal_column,
+    pool,
+)
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,8 +62,21 @@ def one_of(
     column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
 ) -> ColumnElement[bool]:
     """`column IN (values)` for a fixed list, each value its own parameter: `in_` of a plain
-    list makes an expanding parameter, whose SQL is rewritten at every execution."""
-    return column.in_([literal(value, column.type) for value in values])
+    list makes an expanding parameter, whose SQL is rewritten at every execution. The code's
+    own constants (members of an enum, e.g. statuses) are written into the SQL instead: a plan
+    PostgreSQL keeps for the statement then knows how few rows they select."""
+    return column.in_([_element(value, column) for value in values])
+
+
+def _element(value: Any, column: ColumnElement[Any] | QueryableAttribute[Any]) -> Any:
+    """An enum member's value as an SQL string literal (the values are plain words); any
+    other value as a parameter."""
+    if not isinstance(value, enum.Enum):
+        return literal(value, column.type)
+    text = str(value.value)
+    if not text.replace("_", "").isalnum():
+        raise ValueError(f"not a plain word: {text!r}")
+    return literal_column(f"'{text}'")
 
 
 def set_parameters(model: type[Any], columns: Iterable[str]) -> dict[str, BindParameter[Any]]:

@@ -823,32 +823,38 @@ class Standing:
     plant_size: int
 
 
+_MINE = select(MemberSaving.fen).where(
+    MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
+    MemberSaving.period == bindparam("period", type_=String),
+    MemberSaving.member_id == bindparam("member_id", type_=Integer),
+)
+
+
+def least_shown_above(fen: float) -> float:
+    """The least amount (fen) shown a fen more than `fen` is (`yuan`): half a fen rounds away
+    from zero, up to the next fen above zero, down to it below."""
+    shown = float(yuan(fen).scaleb(2))
+    return shown + HALF_FEN if shown >= 0 else shown + (1 - HALF_FEN)
+
+
 @functools.cache
-def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
-    """A member's amount, the members ahead of them in the plant and in their unit, and the
-    sizes of both; parameters `campaign_id`, `period`, `member_id` and `unit_id`. Built once
-    for members with a unit and once without, per database.
+def _standing_query(in_a_unit: bool) -> Executable:
+    """The members ahead of an amount in the plant and in a unit, and the sizes of both;
+    parameters `campaign_id`, `period`, `above` (`least_shown_above` the member's amount) and
+    `unit_id`. Built once for members with a unit and once without.
 
     Ahead means shown more (`yuan`): members shown the same amount share a rank, as the top
     list lists them together, by name. No member row is read per member ahead: in the plant
-    the band counts (`member_band`) add up the bands above the least amount shown above the
-    member's and the ledger's index counts the rest of that amount's band; in the unit the
-    index counts the unit's rows above it; less those ahead who are not active (few: found by
-    the status index)."""
+    the band counts (`member_band`) add up the bands above `above` and the ledger's index
+    counts the rest of its band; in the unit the index counts the unit's rows from `above`;
+    less those ahead who are not active (few: found by the status index). The amount comes as
+    a parameter: an expression in its place would be repeated wherever it is compared, and
+    PostgreSQL plans every copy of it at every execution."""
     period = [
         MemberSaving.campaign_id == bindparam("campaign_id", type_=Integer),
         MemberSaving.period == bindparam("period", type_=String),
     ]
-    mine = func.coalesce(
-        select(MemberSaving.fen)
-        .where(*period, MemberSaving.member_id == bindparam("member_id", type_=Integer))
-        .scalar_subquery(),
-        0.0,
-    )
-    # The least amount shown a fen more than the member's (one bound: the index range). Half
-    # a fen rounds away from zero: up to the next fen above zero, down to it below.
-    shown = _shown_fen(mine, dialect)
-    above = case((shown >= 0, shown + HALF_FEN), else_=shown + (1 - HALF_FEN))
+    above = bindparam("above", type_=Double)
     not_active = [s for s in MemberStatus if s != MemberStatus.ACTIVE]
     in_unit = Member.unit_id == bindparam("unit_id", type_=Integer)
 
@@ -890,29 +896,29 @@ def _standing_query(in_a_unit: bool, dialect: str) -> Executable:
     # The plant's active members, as the database's triggers keep them (one row).
     people = func.coalesce(select(Headcount.active).where(Headcount.id == 1).scalar_subquery(), 0)
     if not in_a_unit:
-        return select(mine, plant_ahead, literal(0), people, literal(0))
+        return select(plant_ahead, literal(0), people, literal(0))
     unit = bindparam("unit_id", type_=Integer)
     unit_ahead = ahead_in_ledger(MemberSaving.unit_id == unit) - ahead_not_active(in_unit)
     active = Member.status == MemberStatus.ACTIVE
     unit_people = select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
-    return select(mine, plant_ahead, unit_ahead, people, unit_people)
+    return select(plant_ahead, unit_ahead, people, unit_people)
 
 
 async def member_standing(
     session: AsyncSession, campaign_id: int, member: Member, period: Period | None = None
 ) -> Standing:
     """Where the member stands in the period (None: the whole campaign): ties share a rank;
-    members with nothing yet rank last. One statement over the ledger."""
-    values = {
+    members with nothing yet rank last. Two statements: the member's amount, then the counts
+    around it."""
+    values: dict[str, Any] = {
         "campaign_id": campaign_id,
         "period": ledger.key_of(period),
         "member_id": member.id,
-        "unit_id": member.unit_id or 0,
     }
-    query = _standing_query(bool(member.unit_id), session.get_bind().dialect.name)
-    row = (await session.execute(query, values)).one()
-    fen = float(row[0] or 0.0)
-    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row[1:])
+    fen = float((await session.execute(_MINE, values)).scalar() or 0.0)
+    values |= {"above": least_shown_above(fen), "unit_id": member.unit_id or 0}
+    row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
+    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row)
     if not member.unit_id:
         return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)
     return Standing(yuan(fen), unit_ahead + 1, unit_size, plant_ahead + 1, plant_size)

@@ -333,24 +333,23 @@ _PAGE_AND_COUNT = (
 )
 
 
-async def page_of(db: Database, member_id: int, page: int) -> tuple[int, int, list[Item]]:
+async def page_of(session: AsyncSession, member_id: int, page: int) -> tuple[int, int, list[Item]]:
     """How many items the member has (as submitter or co-author), and one page of them,
     latest registered first: (item count, the page shown, its items). A page past the end
     shows the last one."""
-    async with db.read() as session:
-        values = {"member_id": member_id, "offset": max(page, 0) * MY_PAGE}
-        rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
-        if rows:
-            return int(rows[0][1]), max(page, 0), [row[0] for row in rows]
-        if page <= 0:  # the first page is empty: the member has no items
-            return 0, 0, []
-        total = int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
-        last = max(0, (total - 1) // MY_PAGE)
-        if total == 0 or page <= last:
-            return total, 0 if total == 0 else page, []
-        values["offset"] = last * MY_PAGE
-        rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
-        return total, last, [row[0] for row in rows]
+    values = {"member_id": member_id, "offset": max(page, 0) * MY_PAGE}
+    rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
+    if rows:
+        return int(rows[0][1]), max(page, 0), [row[0] for row in rows]
+    if page <= 0:  # the first page is empty: the member has no items
+        return 0, 0, []
+    total = int(await session.scalar(_COUNT_MINE, {"member_id": member_id}) or 0)
+    last = max(0, (total - 1) // MY_PAGE)
+    if total == 0 or page <= last:
+        return total, 0 if total == 0 else page, []
+    values["offset"] = last * MY_PAGE
+    rows = (await session.execute(_PAGE_AND_COUNT, values)).all()
+    return total, last, [row[0] for row in rows]
 
 
 async def view_for_author(db: Database, item_id: int, member_id: int) -> cards.ItemView:
