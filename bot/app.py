@@ -18,7 +18,7 @@ from bot.context import AppState, BotContext
 from bot.persistence import SqlPersistence
 from bot.request import ReleasingRequest
 from bot.sender import OutboxSender
-from bot.services import ledger, posts, updates
+from bot.services import ledger, people, posts, updates
 from bot.services import review as review_service
 from handlers import admin, common, my_items, registration, reports, review, submission
 from storage.db import Database
@@ -220,6 +220,7 @@ async def _drafts_job(context: BotContext) -> None:
     await submission.expire_drafts(context.application)
     now = context.bot_data.clock.now()
     await updates.forget_before(context.bot_data.db, now - updates.MEMORY)
+    await people.settle_headcount(context.bot_data.db)
 
 
 async def _reminders_job(context: BotContext) -> None:
@@ -236,6 +237,7 @@ async def _post_init(app: Application[Any, Any, Any, Any, AppState, Any]) -> Non
     state = app.bot_data
     if await ledger.ensure_current(state.db, state.settings.tzinfo):
         logger.info("Savings ledger rebuilt in %s", state.settings.timezone)
+    await people.settle_headcount(state.db, recount=True)
     for language_code, lang in menu_languages(app.bot_data.settings.default_language):
         await app.bot.set_my_commands(bot_commands(lang), language_code=language_code)
 

@@ -415,9 +415,11 @@ class MemberSaving(Base):
 
 
 class Headcount(Base):
-    """The plant's active members, kept by the database itself: triggers on `member` (migration
-    0014) count every row in or out of status "active", whichever code writes it. "Of N" in a
-    member's place reads one row instead of counting the members."""
+    """The plant's active members: triggers on `member` (migration 0014) log every row into or
+    out of status "active" as a change (HeadcountChange), whichever code writes it; the count
+    here plus the changes logged is the headcount ("of N" in a member's place reads two small
+    tables instead of counting the members). The changes are folded in now and then
+    (people.settle_headcount); a log and not a counter, so no two writers wait on one row."""
 
     __tablename__ = "headcount"
 
@@ -425,11 +427,22 @@ class Headcount(Base):
     active: Mapped[int] = mapped_column(Integer)
 
 
+class HeadcountChange(Base):
+    """+1 or -1 to the headcount, written by the triggers on `member`."""
+
+    __tablename__ = "headcount_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    change: Mapped[int] = mapped_column(Integer)
+
+
 class MemberBand(Base):
     """How many member-ledger rows (MemberSaving) of a campaign and period fall in each band of
     amounts (`low`, one of bot.services.ledger.BANDS: 0 and +-2^(k/8) fen, up to the next): a
     member's place in the plant adds up the bands above their amount and counts the rows of
-    their own band alone, instead of every row above. Written with the ledger."""
+    their own band alone, instead of every row above. Written with the ledger (no code
+    deletes members: a member deleted by hand takes their rows along, and the bands need a
+    rebuild, `ledger.rebuild`)."""
 
     __tablename__ = "member_band"
 

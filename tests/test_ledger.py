@@ -3,6 +3,7 @@ items, and rebuilt when the time zone its periods are cut in changes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,7 +14,15 @@ from sqlalchemy import Double, delete, func, literal, select, update
 from bot.services import campaigns, figures, importer, items, ledger, people, review, units
 from bot.services.periods import Period, PeriodKind, containing, local_midnight
 from storage.db import Database
-from storage.models import Campaign, Member, MemberBand, MemberSaving, Unit, UnitSaving
+from storage.models import (
+    Campaign,
+    HeadcountChange,
+    Member,
+    MemberBand,
+    MemberSaving,
+    Unit,
+    UnitSaving,
+)
 from tests.helpers import NOW, seed_member, seed_unit
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -754,5 +763,52 @@ async def test_the_headcount_follows_every_change_of_status(db_url: str) -> None
         async with db.write() as session:
             await session.execute(delete(Member).where(Member.name == "甲"))
         assert await sizes() == (4, 4)
+        # The changes logged are folded into the count, or the members counted afresh.
+        assert await people.settle_headcount(db) == 4
+        async with db.read() as session:
+            assert await session.scalar(select(func.count()).select_from(HeadcountChange)) == 0
+        assert await sizes() == (4, 4)
+        await people.set_active(db, admin.id, first.id, False, NOW)
+        assert await sizes() == (3, 3)
+        assert await people.settle_headcount(db, recount=True) == 3
+        assert await sizes() == (3, 3)
     finally:
         await db.dispose()
+
+
+async def test_decisions_at_once_on_ideas_with_the_same_authors_keep_the_bands(
+    db_url: str,
+) -> None:
+    """Two decisions at a time on different ideas of the same two authors, each through a
+    connection pool of its own, both making the same new rows (on PostgreSQL they run at
+    once and the ledger's lock takes them in turn): the bands still count the rows as they
+    are, and the ledger equals a rebuild."""
+    first, second = Database(db_url), Database(db_url)
+    try:
+        campaign, unit, (a, b, _, chair) = await _three_and_a_chair(first)
+        other = await seed_unit(first, "二车间")
+        # Every other idea in the other unit: each of a pair writes its own unit's rows.
+        ideas = [
+            await _idea(
+                first, campaign, a, (unit, other)[n % 2].id, n, f"{100 + 37 * n}.{n:02}", [b.id]
+            )
+            for n in range(20)
+        ]
+        for week, (x, y) in enumerate(zip(ideas[::2], ideas[1::2], strict=True)):
+            # A week apart: both decisions of a pair write the week's rows first.
+            when = NOW + timedelta(weeks=week)
+            await asyncio.gather(
+                review.decide(first, x, chair.id, "approve", when, TZ),
+                review.decide(second, y, chair.id, "approve", when, TZ),
+            )
+        kept, counted = await _bands(first)
+        assert kept == counted
+        rows = await _rows(first)
+        claimed = sum(100 * (100 + 37 * n) + n for n in range(20))  # fen
+        assert rows[("all", a.id)] == rows[("all", b.id)] == round(claimed / 2, 6)
+        await ledger.rebuild(first, campaign.id, TZ)
+        assert await _rows(first) == rows
+        assert await _bands(first) == (kept, counted)
+    finally:
+        await first.dispose()
+        await second.dispose()

@@ -54,6 +54,7 @@ from storage.models import (
     Category,
     Grade,
     Headcount,
+    HeadcountChange,
     Item,
     ItemAuthor,
     ItemKind,
@@ -893,15 +894,19 @@ def _standing_query(in_a_unit: bool) -> Executable:
     in_bands = select(func.coalesce(func.sum(MemberBand.members), 0)).where(*bands)
     in_own_band = ahead_in_ledger(MemberSaving.fen < func.coalesce(next_band, TOP_FEN))
     plant_ahead = in_bands.scalar_subquery() + in_own_band - ahead_not_active()
-    # The plant's active members, as the database's triggers keep them (one row).
-    people = func.coalesce(select(Headcount.active).where(Headcount.id == 1).scalar_subquery(), 0)
+    # The plant's active members: the headcount and the changes the triggers logged since.
+    counted = select(Headcount.active).where(Headcount.id == 1).scalar_subquery()
+    changed = select(func.coalesce(func.sum(HeadcountChange.change), 0)).scalar_subquery()
+    people = func.coalesce(counted, 0) + changed
+    # The amount again: on PostgreSQL each statement reads the latest commits.
+    mine = _MINE.scalar_subquery()
     if not in_a_unit:
-        return select(plant_ahead, literal(0), people, literal(0))
+        return select(plant_ahead, literal(0), people, literal(0), mine)
     unit = bindparam("unit_id", type_=Integer)
     unit_ahead = ahead_in_ledger(MemberSaving.unit_id == unit) - ahead_not_active(in_unit)
     active = Member.status == MemberStatus.ACTIVE
     unit_people = select(func.count()).select_from(Member).where(active, in_unit).scalar_subquery()
-    return select(plant_ahead, unit_ahead, people, unit_people)
+    return select(plant_ahead, unit_ahead, people, unit_people, mine)
 
 
 async def member_standing(
@@ -909,16 +914,21 @@ async def member_standing(
 ) -> Standing:
     """Where the member stands in the period (None: the whole campaign): ties share a rank;
     members with nothing yet rank last. Two statements: the member's amount, then the counts
-    around it."""
+    around it (with the amount again, read anew if it changed in between)."""
     values: dict[str, Any] = {
         "campaign_id": campaign_id,
         "period": ledger.key_of(period),
         "member_id": member.id,
     }
     fen = float((await session.execute(_MINE, values)).scalar() or 0.0)
-    values |= {"above": least_shown_above(fen), "unit_id": member.unit_id or 0}
-    row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
-    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row)
+    values["unit_id"] = member.unit_id or 0
+    for _ in range(3):  # a decision may credit the member in between (PostgreSQL): again
+        values["above"] = least_shown_above(fen)
+        row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
+        if float(row[4] or 0.0) == fen:
+            break
+        fen = float(row[4] or 0.0)
+    plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row[:4])
     if not member.unit_id:
         return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)
     return Standing(yuan(fen), unit_ahead + 1, unit_size, plant_ahead + 1, plant_size)

@@ -303,7 +303,7 @@ async def _apply(
             else:
                 result.members_updated += 1
                 if member.unit_id != unit.id:
-                    await ledger.member_moved(session, member.id, unit.id)
+                    await ledger.member_moved(session, db.is_sqlite, member.id, unit.id)
             member.name, member.unit_id, member.group = mrow.name, unit.id, mrow.group
             member.username = mrow.username or member.username
         if result.errors:

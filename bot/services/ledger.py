@@ -233,10 +233,21 @@ async def _count_in_bands(
         await session.execute(_upsert_bands(is_sqlite), rows)
 
 
-async def member_moved(session: AsyncSession, member_id: int, unit_id: int | None) -> None:
+async def member_moved(
+    session: AsyncSession, is_sqlite: bool, member_id: int, unit_id: int | None
+) -> None:
     """The member's rows follow them to their new unit (in the caller's transaction, with the
     change of `member.unit_id`)."""
     ledger_ = table_of(MemberSaving)
+    if not is_sqlite:  # rows of the ledger are written under its lock (see `credit`)
+        campaigns = await session.scalars(
+            select(MemberSaving.campaign_id)
+            .where(MemberSaving.member_id == member_id)
+            .distinct()
+            .order_by(MemberSaving.campaign_id)
+        )
+        for campaign_id in campaigns.all():
+            await _lock_ledger(session, is_sqlite, campaign_id)
     await session.execute(
         update(ledger_).where(ledger_.c.member_id == member_id).values(unit_id=unit_id)
     )

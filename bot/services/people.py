@@ -5,15 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notify
 from bot.services import ledger
 from bot.services.audit import record_admin
 from bot.services.errors import ServiceError
-from storage.db import Database
-from storage.models import Member, MemberGroup, MemberStatus, Unit, UnitAssessor
+from storage.db import Database, dialect_insert, table_of
+from storage.models import (
+    Headcount,
+    HeadcountChange,
+    Member,
+    MemberGroup,
+    MemberStatus,
+    Unit,
+    UnitAssessor,
+)
 
 MAX_NAME = 40
 ROLES = ("admin", "committee", "assessor")
@@ -162,7 +170,7 @@ async def join(
         if existing is None:
             session.add(member)
         elif existing.unit_id != unit_id:
-            await ledger.member_moved(session, existing.id, unit_id)
+            await ledger.member_moved(session, db.is_sqlite, existing.id, unit_id)
         await session.flush()
         record_admin(
             session,
@@ -329,3 +337,29 @@ async def set_active(
             now,
         )
         return member
+
+
+async def settle_headcount(db: Database, *, recount: bool = False) -> int:
+    """Fold the headcount changes the triggers on `member` logged into the headcount (now and
+    then, so "of N" adds up a few); `recount`: count the active members afresh instead, with
+    writes to `member` held off meanwhile (at start). Returns the headcount."""
+    async with db.write() as session:
+        if recount:
+            if not db.is_sqlite:  # SQLite's write transaction already holds off writers
+                await session.execute(text("LOCK TABLE member IN SHARE MODE"))
+            await session.execute(delete(HeadcountChange))
+            active = await session.scalar(
+                select(func.count()).select_from(Member).where(Member.status == MemberStatus.ACTIVE)
+            )
+            total = int(active or 0)
+            set_to: dict[str, ColumnElement[int]] = {"active": literal_column("excluded.active")}
+        else:
+            # Exactly the changes deleted, however many commit meanwhile.
+            deleted = await session.scalars(
+                delete(HeadcountChange).returning(HeadcountChange.change)
+            )
+            total = sum(deleted)
+            set_to = {"active": Headcount.active + literal_column("excluded.active")}
+        insert = dialect_insert(db.is_sqlite, table_of(Headcount)).values(id=1, active=total)
+        await session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=set_to))
+        return int(await session.scalar(select(Headcount.active)) or 0)

@@ -1,5 +1,5 @@
-"""the plant's active members counted by triggers on member (headcount): "of N" in a member's
-place reads one row
+"""the plant's active members (headcount), with the changes logged by triggers on member
+(headcount_change): "of N" in a member's place reads two small tables
 
 Revision ID: 0014
 Revises: 0013
@@ -16,20 +16,16 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Add `change` to the count (the row is made if missing, e.g. after TRUNCATE).
-_ADD = (
-    "INSERT INTO headcount (id, active) VALUES (1, {change})"
-    " ON CONFLICT (id) DO UPDATE SET active = headcount.active + excluded.active"
-)
+_LOG = "INSERT INTO headcount_change (change) VALUES ({change})"
 _SWITCH = "CASE WHEN NEW.status = 'active' THEN 1 ELSE -1 END"
 _SQLITE = [
     "CREATE TRIGGER headcount_member_in AFTER INSERT ON member WHEN NEW.status = 'active'"
-    f" BEGIN {_ADD.format(change=1)}; END",
+    f" BEGIN {_LOG.format(change=1)}; END",
     "CREATE TRIGGER headcount_member_out AFTER DELETE ON member WHEN OLD.status = 'active'"
-    f" BEGIN {_ADD.format(change=-1)}; END",
+    f" BEGIN {_LOG.format(change=-1)}; END",
     "CREATE TRIGGER headcount_member_status AFTER UPDATE OF status ON member"
     " WHEN (OLD.status = 'active') <> (NEW.status = 'active')"
-    f" BEGIN {_ADD.format(change=_SWITCH)}; END",
+    f" BEGIN {_LOG.format(change=_SWITCH)}; END",
 ]
 _POSTGRES = [
     f"""CREATE FUNCTION headcount_member() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -43,7 +39,7 @@ BEGIN
         IF OLD.status = 'active' THEN change := change - 1; END IF;
     END IF;
     IF change <> 0 THEN
-        {_ADD.format(change="change")};
+        {_LOG.format(change="change")};
     END IF;
     RETURN NULL;
 END $$""",
@@ -51,6 +47,7 @@ END $$""",
     " FOR EACH ROW EXECUTE FUNCTION headcount_member()",
     """CREATE FUNCTION headcount_member_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    DELETE FROM headcount_change;
     DELETE FROM headcount;
     RETURN NULL;
 END $$""",
@@ -66,10 +63,18 @@ def upgrade() -> None:
         sa.Column("active", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_headcount")),
     )
+    op.create_table(
+        "headcount_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("change", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_headcount_change")),
+    )
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    if not sqlite:  # no member written between the count and the triggers
+        op.execute("LOCK TABLE member IN SHARE MODE")
     op.execute(
         "INSERT INTO headcount (id, active) SELECT 1, count(*) FROM member WHERE status = 'active'"
     )
-    sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in _SQLITE if sqlite else _POSTGRES:
         op.execute(statement)
 
@@ -83,4 +88,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER headcount_member ON member")
         op.execute("DROP FUNCTION headcount_member_truncated()")
         op.execute("DROP FUNCTION headcount_member()")
+    op.drop_table("headcount_change")
     op.drop_table("headcount")
