@@ -760,6 +760,8 @@ async def test_the_headcount_follows_every_change_of_status(db_url: str) -> None
         result = await importer.import_file(db, admin.id, "m.csv", roster, NOW)
         assert result.ok
         assert await sizes() == (5, 5)
+        async with db.read() as session:  # folded in once the import committed
+            assert await session.scalar(select(func.count()).select_from(HeadcountChange)) == 0
         async with db.write() as session:
             await session.execute(delete(Member).where(Member.name == "甲"))
         assert await sizes() == (4, 4)

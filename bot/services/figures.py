@@ -922,12 +922,13 @@ async def member_standing(
     }
     fen = float((await session.execute(_MINE, values)).scalar() or 0.0)
     values["unit_id"] = member.unit_id or 0
-    for _ in range(3):  # a decision may credit the member in between (PostgreSQL): again
-        values["above"] = least_shown_above(fen)
+    for attempt in range(3):  # a decision may credit the member in between (PostgreSQL)
+        values["above"] = above = least_shown_above(fen)
         row = (await session.execute(_standing_query(bool(member.unit_id)), values)).one()
-        if float(row[4] or 0.0) == fen:
-            break
-        fen = float(row[4] or 0.0)
+        latest = float(row[4] or 0.0)
+        if least_shown_above(latest) == above or attempt == 2:
+            break  # the counts are for `fen` (or an amount shown the same)
+        fen = latest
     plant_ahead, unit_ahead, plant_size, unit_size = (int(v or 0) for v in row[:4])
     if not member.unit_id:
         return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)

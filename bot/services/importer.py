@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.services import ledger
 from bot.services.audit import record_admin
-from bot.services.people import MAX_NAME
+from bot.services.people import MAX_NAME, settle_headcount
 from bot.services.units import MAX_HEADCOUNT, MAX_UNIT_NAME, name_key
 from storage.db import Database
 from storage.models import Member, MemberGroup, MemberStatus, Unit
@@ -249,6 +249,9 @@ async def import_file(
     except _Rollback:
         result.units_created = result.units_updated = 0
         result.members_created = result.members_updated = 0
+        return result
+    if result.members_created or result.members_updated:
+        await settle_headcount(db)  # "of N" adds up the import's changes once, not each time
     return result
 
 

@@ -127,6 +127,7 @@ def _upsert_bands(is_sqlite: bool) -> Executable:
 
 
 _ENTRIES = select(MemberSaving.period, MemberSaving.member_id, MemberSaving.fen)
+_CAMPAIGN_IDS = select(Campaign.id).order_by(Campaign.id)
 
 
 async def _lock_ledger(session: AsyncSession, is_sqlite: bool, campaign_id: int) -> None:
@@ -239,14 +240,11 @@ async def member_moved(
     """The member's rows follow them to their new unit (in the caller's transaction, with the
     change of `member.unit_id`)."""
     ledger_ = table_of(MemberSaving)
-    if not is_sqlite:  # rows of the ledger are written under its lock (see `credit`)
-        campaigns = await session.scalars(
-            select(MemberSaving.campaign_id)
-            .where(MemberSaving.member_id == member_id)
-            .distinct()
-            .order_by(MemberSaving.campaign_id)
-        )
-        for campaign_id in campaigns.all():
+    if not is_sqlite:
+        # Rows of the ledger are written under its lock (see `credit`): every campaign's (a
+        # decision may be making the member's first row in one), in id order (a transaction
+        # moving several members takes them once, in the same order as any other).
+        for campaign_id in (await session.scalars(_CAMPAIGN_IDS)).all():
             await _lock_ledger(session, is_sqlite, campaign_id)
     await session.execute(
         update(ledger_).where(ledger_.c.member_id == member_id).values(unit_id=unit_id)

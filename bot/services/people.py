@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, literal_column, or_, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notify
@@ -22,6 +24,8 @@ from storage.models import (
     Unit,
     UnitAssessor,
 )
+
+logger = logging.getLogger(__name__)
 
 MAX_NAME = 40
 ROLES = ("admin", "committee", "assessor")
@@ -341,12 +345,27 @@ async def set_active(
 
 async def settle_headcount(db: Database, *, recount: bool = False) -> int:
     """Fold the headcount changes the triggers on `member` logged into the headcount (now and
-    then, so "of N" adds up a few); `recount`: count the active members afresh instead, with
-    writes to `member` held off meanwhile (at start). Returns the headcount."""
+    then, and after an import, so "of N" adds up a few); `recount`: count the active members
+    afresh instead (at start), folding only if changes of status kept on past a few seconds.
+    Returns the headcount."""
+    if recount:
+        try:
+            return await _settle_headcount(db, recount=True)
+        except DBAPIError:
+            logger.warning("Headcount not recounted (members changing); changes folded in")
+    return await _settle_headcount(db, recount=False)
+
+
+async def _settle_headcount(db: Database, *, recount: bool) -> int:
     async with db.write() as session:
         if recount:
             if not db.is_sqlite:  # SQLite's write transaction already holds off writers
-                await session.execute(text("LOCK TABLE member IN SHARE MODE"))
+                # Changes of status hold the log's lock until they commit: once it is ours,
+                # every change is either committed (and counted) or waits for the recount.
+                await session.execute(text("SET LOCAL lock_timeout = '5s'"))
+                await session.execute(
+                    text("LOCK TABLE headcount_change IN SHARE ROW EXCLUSIVE MODE")
+                )
             await session.execute(delete(HeadcountChange))
             active = await session.scalar(
                 select(func.count()).select_from(Member).where(Member.status == MemberStatus.ACTIVE)
@@ -355,10 +374,8 @@ async def settle_headcount(db: Database, *, recount: bool = False) -> int:
             set_to: dict[str, ColumnElement[int]] = {"active": literal_column("excluded.active")}
         else:
             # Exactly the changes deleted, however many commit meanwhile.
-            deleted = await session.scalars(
-                delete(HeadcountChange).returning(HeadcountChange.change)
-            )
-            total = sum(deleted)
+            folded = delete(HeadcountChange).returning(HeadcountChange.change)
+            total = sum(await session.scalars(folded))
             set_to = {"active": Headcount.active + literal_column("excluded.active")}
         insert = dialect_insert(db.is_sqlite, table_of(Headcount)).values(id=1, active=total)
         await session.execute(insert.on_conflict_do_update(index_elements=["id"], set_=set_to))
