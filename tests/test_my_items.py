@@ -14,6 +14,12 @@ from storage.models import Item, ItemEvent, ItemStatus, Member
 from tests.conftest import BotHarness
 from tests.helpers import NOW, seed_member, seed_unit
 
+
+async def _standing(db: Database, campaign_id: int, member: Member) -> figures.Standing:
+    async with db.read() as session:
+        return await figures.member_standing(session, campaign_id, member)
+
+
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -80,15 +86,13 @@ async def test_standing_credits_co_authors_equal_shares_and_ranks_ties(db_url: s
         await _certify(db, third, "6000")
         campaign = await campaigns.get_current(db)
         assert campaign
-        stand = {m.name: await figures.standing(db, campaign.id, m) for m in (a, b, c)}
+        stand = {m.name: await _standing(db, campaign.id, m) for m in (a, b, c)}
         assert stand["A"] == figures.Standing(Decimal("8000.00"), 1, 3, 1, 4)
         assert stand["C"] == figures.Standing(Decimal("6000.00"), 1, 1, 2, 4)
         assert stand["B"] == figures.Standing(Decimal("5000.00"), 2, 3, 3, 4)
         d = await people.get(db, 4)
         assert d
-        assert await figures.standing(db, campaign.id, d) == figures.Standing(
-            Decimal("0.00"), 3, 3, 4, 4
-        )
+        assert await _standing(db, campaign.id, d) == figures.Standing(Decimal("0.00"), 3, 3, 4, 4)
     finally:
         await db.dispose()
 

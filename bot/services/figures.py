@@ -48,7 +48,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from bot.services import ledger
 from bot.services.ledger import COUNTED_STATUSES, counted_fen
 from bot.services.periods import Period, elapsed_share
-from storage.db import Database, one_of
+from storage.db import one_of
 from storage.models import (
     Campaign,
     Category,
@@ -933,8 +933,3 @@ async def member_standing(
     if not member.unit_id:
         return Standing(yuan(fen), 0, 0, plant_ahead + 1, plant_size)
     return Standing(yuan(fen), unit_ahead + 1, unit_size, plant_ahead + 1, plant_size)
-
-
-async def standing(db: Database, campaign_id: int, member: Member) -> Standing:
-    async with db.read() as session:
-        return await member_standing(session, campaign_id, member)
