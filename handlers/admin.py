@@ -265,7 +265,9 @@ async def member_view(update: Update, context: BotContext, member_id: int | None
     unit = await units.get_unit(context.db, member.unit_id) if member.unit_id else None
     assessed = await people.assessor_unit_ids(context.db, member.id)
     assessed_names = [
-        u.name for u in await units.list_units(context.db, archived=True) if u.id in assessed
+        name
+        for unit_id, name in await units.unit_names(context.db, archived=True)
+        if unit_id in assessed
     ]
     status = {
         MemberStatus.ACTIVE: tr.plain("active"),
@@ -342,8 +344,8 @@ async def member_assessor_units(
         member_id, page = int(parts[2]), int(parts[4])
     held = set(await people.assessor_unit_ids(context.db, member_id))
     choices = [
-        (("✅ " if u.id in held else "") + u.name, f"ad:m:{member_id}:ast:{u.id}")
-        for u in await units.list_units(context.db)
+        (("✅ " if unit_id in held else "") + name, f"ad:m:{member_id}:ast:{unit_id}")
+        for unit_id, name in await units.unit_names(context.db)
     ]
     markup = paged_choices(
         choices,

@@ -40,7 +40,9 @@ async def show_menu(update: Update, context: BotContext, text: str | None = None
 async def _ask_unit(update: Update, context: BotContext, page: int = 0) -> int:
     """Offer the units as buttons."""
     assert update.effective_message
-    choices = [(u.name, f"join:unit:{u.id}") for u in await units.list_units(context.db)]
+    choices = [
+        (name, f"join:unit:{unit_id}") for unit_id, name in await units.unit_names(context.db)
+    ]
     if not choices:
         if update.callback_query:
             await update.callback_query.answer()

@@ -283,14 +283,14 @@ async def ask_amount(update: Update, context: BotContext, draft: Draft) -> int:
 async def ask_unit(update: Update, context: BotContext, draft: Draft, page: int = 0) -> int:
     tr = context.tr
     own = context.member.unit_id if context.member else None
-    listed = await units.list_units(context.db)
-    listed.sort(key=lambda u: u.id != own)  # the member's own unit first
+    listed = await units.unit_names(context.db)
+    listed.sort(key=lambda u: u[0] != own)  # the member's own unit first
     choices = [
         (
-            tr.plain("✅ {unit} (my unit)", unit=u.name) if u.id == own else u.name,
-            _cb(draft, "unit", u.id),
+            tr.plain("✅ {unit} (my unit)", unit=name) if unit_id == own else name,
+            _cb(draft, "unit", unit_id),
         )
-        for u in listed
+        for unit_id, name in listed
     ]
     if _is_idea(draft):
         text = tr._("Which unit does the idea apply to?")
@@ -620,7 +620,7 @@ async def co_author_search(update: Update, context: BotContext, draft: Draft) ->
     query_text = " ".join(_text(update).split())[:40]
     own = context.member.id if context.member else None
     found, _total = await people.search(context.db, query_text, 0, 20)
-    unit_names = {u.id: u.name for u in await units.list_units(context.db, archived=True)}
+    unit_names = dict(await units.unit_names(context.db, archived=True))
     matches = [
         (m.id, f"{m.name} · {unit_names.get(m.unit_id or 0, '-')}")
         for m in found

@@ -150,8 +150,14 @@ class Unit(Base):
 
 class Member(Base):
     __tablename__ = "member"
-    # Headcounts of the plant and of a unit are index ranges (ranks in /my and /rank).
-    __table_args__ = (Index("ix_member_status_unit", "status", "unit_id"),)
+    # Headcounts of the plant and of a unit are index ranges (ranks in /my and /rank); the
+    # committee and the office are found by their flag (by status alone, every active member
+    # would be read).
+    __table_args__ = (
+        Index("ix_member_status_unit", "status", "unit_id"),
+        Index("ix_member_committee", "is_committee", "status"),
+        Index("ix_member_admin", "is_admin", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)

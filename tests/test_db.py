@@ -120,3 +120,33 @@ async def test_a_write_that_fails_leaves_nothing(db_url: str) -> None:
         assert await _units(db) == before
     finally:
         await db.dispose()
+
+
+def test_the_committee_and_the_office_are_found_by_their_role() -> None:
+    """SQLite reads the committee and the office from their role's index; by the status index
+    it would read every active member (20,000 on the benchmark's large set) to find a few."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.dialects import sqlite
+
+    from bot.services.items import _REVIEWERS
+    from bot.services.people import admins_query
+    from storage.models import Base
+
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    _assessors, committee, office = _REVIEWERS
+    with engine.connect() as connection:
+        for query, role in (
+            (committee, "committee"),
+            (office, "admin"),
+            (admins_query(), "admin"),
+        ):
+            compiled = query.compile(dialect=sqlite.dialect())
+            unbound = (None,) * len(compiled.positiontup or ())  # the plan is the same for any
+            explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", unbound)
+            plan = [row[-1] for row in explained]
+            reads = [step for step in plan if step.startswith(("SCAN member", "SEARCH member"))]
+            assert reads == [
+                f"SEARCH member USING INDEX ix_member_{role} (is_{role}=? AND status=?)"
+            ], plan
+    engine.dispose()

@@ -51,11 +51,20 @@ def parse_name_and_headcount(text: str) -> tuple[str, int]:
 
 _ALL_UNITS = select(Unit).order_by(Unit.name)
 _CURRENT_UNITS = select(Unit).where(Unit.archived.is_(False)).order_by(Unit.name)
+_ALL_NAMES = select(Unit.id, Unit.name).order_by(Unit.name)
+_CURRENT_NAMES = _ALL_NAMES.where(Unit.archived.is_(False))
 
 
 async def list_units(db: Database, *, archived: bool = False) -> list[Unit]:
     async with db.read() as session:
         return list(await session.scalars(_ALL_UNITS if archived else _CURRENT_UNITS))
+
+
+async def unit_names(db: Database, *, archived: bool = False) -> list[tuple[int, str]]:
+    """(id, name) of the units by name: what a unit picker shows, without loading each unit."""
+    async with db.read() as session:
+        rows = await session.execute(_ALL_NAMES if archived else _CURRENT_NAMES)
+        return [(unit_id, name) for unit_id, name in rows]
 
 
 async def get_unit(db: Database, unit_id: int) -> Unit | None:
