@@ -814,3 +814,45 @@ async def test_decisions_at_once_on_ideas_with_the_same_authors_keep_the_bands(
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_roster_import_moving_authors_while_their_ideas_are_approved_keeps_their_units(
+    db_url: str,
+) -> None:
+    """Approvals that make the authors' first rows of a week, each at the same time as a roster
+    import that moves both authors to the other unit, through connection pools of their own:
+    on PostgreSQL the import waits for the ledger's lock or the decision waits for the
+    import's, so no row is written with the unit an author has just left."""
+    first, second = Database(db_url), Database(db_url)
+    try:
+        campaign, unit, (a, b, _, chair) = await _three_and_a_chair(first)
+        other = await seed_unit(first, "二车间")
+        async with first.write() as session:
+            for member, username in ((a, "ay"), (b, "bee")):
+                (await session.get(Member, member.id)).username = username  # type: ignore[union-attr]
+            (await session.get(Member, chair.id)).is_admin = True  # type: ignore[union-attr]
+        ideas = [
+            await _idea(first, campaign, a, unit.id, n, f"{100 + 7 * n}", [b.id]) for n in range(8)
+        ]
+        for week, item_id in enumerate(ideas):
+            to = (other, unit)[week % 2]
+            roster = f"姓名,单位,用户名\n甲,{to.name},@ay\n乙,{to.name},@bee\n".encode()
+            when = NOW + timedelta(weeks=week)  # the week's rows are new
+            _, imported = await asyncio.gather(
+                review.decide(first, item_id, chair.id, "approve", when, TZ),
+                importer.import_file(second, chair.id, "m.csv", roster, when),
+            )
+            assert imported.ok and imported.members_updated == 2, imported
+            assert await _units_in_ledger(first) == [], week
+            assert (await _member(first, a.id)).unit_id == to.id
+        kept, counted = await _bands(first)
+        assert kept == counted
+        rows = await _rows(first)
+        claimed = sum(100 * (100 + 7 * n) for n in range(8))  # fen
+        assert rows[("all", a.id)] == rows[("all", b.id)] == claimed / 2
+        await ledger.rebuild(first, campaign.id, TZ)
+        assert await _rows(first) == rows
+        assert await _units_in_ledger(first) == []
+    finally:
+        await first.dispose()
+        await second.dispose()
