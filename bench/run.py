@@ -828,7 +828,7 @@ async def _bot_scenarios(
     newcomer = harness.user(user_id=people.newcomer, first_name="Newcomer")
     rates = {}
     replies = {}
-    # The least any update of the bot does: who is writing, then one fixed reply.
+    # The least any update of the bot does: its first statement, then one fixed reply.
     label = "/help: the bot's least update"
     rates["help"] = await measure_commands(harness, reader, "help", args.updates, label, budget)
     for key in ("my", "rank", "progress"):
@@ -1513,8 +1513,8 @@ def render(
         "'a worker with nothing yet': one who ranks last (the most members ahead to count).",
         "'its reply alone': the bot's answer to the command (its text and keyboard as sent),",
         "sent by a bare PTB handler with no database: what that one Bot API call costs.",
-        "'/help: the bot's least update': who is writing (one statement), then one fixed reply:",
-        "what every update of the bot pays before its own work.",
+        "'/help: the bot's least update': the redelivery check, who is writing and the campaign",
+        "(one statement), then one fixed reply: what every update of the bot pays.",
         "",
     ]
     header = (

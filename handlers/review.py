@@ -429,7 +429,9 @@ async def reward_given(update: Update, context: BotContext) -> int | None:
 
 async def _ask_unit(update: Update, context: BotContext, pending: dict[str, Any], page: int) -> int:
     item = pending["item"]
-    choices = [(name, f"rvx:{item}:unit:{i}") for i, name in await units.unit_names(context.db)]
+    choices = [
+        (name, f"rvx:{item}:unit:{unit_id}") for unit_id, name in await units.unit_names(context.db)
+    ]
     markup = paged_choices(choices, page, f"rvx:{item}:upage:")
     text = context.tr._("Which unit should handle {number}?", number=pending["number"])
     query = update.callback_query

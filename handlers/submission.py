@@ -284,7 +284,7 @@ async def ask_unit(update: Update, context: BotContext, draft: Draft, page: int 
     tr = context.tr
     own = context.member.unit_id if context.member else None
     listed = await units.unit_names(context.db)
-    listed.sort(key=lambda u: u[0] != own)  # the member's own unit first
+    listed.sort(key=lambda pair: pair[0] != own)  # the member's own unit first
     choices = [
         (
             tr.plain("✅ {unit} (my unit)", unit=name) if unit_id == own else name,
@@ -620,9 +620,9 @@ async def co_author_search(update: Update, context: BotContext, draft: Draft) ->
     query_text = " ".join(_text(update).split())[:40]
     own = context.member.id if context.member else None
     found, _total = await people.search(context.db, query_text, 0, 20)
-    unit_names = dict(await units.unit_names(context.db, archived=True))
+    names = dict(await units.unit_names(context.db, archived=True))
     matches = [
-        (m.id, f"{m.name} · {unit_names.get(m.unit_id or 0, '-')}")
+        (m.id, f"{m.name} · {names.get(m.unit_id or 0, '-')}")
         for m in found
         if m.status == MemberStatus.ACTIVE and m.id != own and m.id not in draft["co_authors"]
     ][:8]

@@ -129,24 +129,26 @@ def test_the_committee_and_the_office_are_found_by_their_role() -> None:
     from sqlalchemy.dialects import sqlite
 
     from bot.services.items import _REVIEWERS
-    from bot.services.people import admins_query
+    from bot.services.people import _ADMINS
     from storage.models import Base
 
     engine = create_engine("sqlite://")
     Base.metadata.create_all(engine)
     _assessors, committee, office = _REVIEWERS
-    with engine.connect() as connection:
-        for query, role in (
-            (committee, "committee"),
-            (office, "admin"),
-            (admins_query(), "admin"),
-        ):
-            compiled = query.compile(dialect=sqlite.dialect())
-            unbound = (None,) * len(compiled.positiontup or ())  # the plan is the same for any
-            explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", unbound)
-            plan = [row[-1] for row in explained]
-            reads = [step for step in plan if step.startswith(("SCAN member", "SEARCH member"))]
-            assert reads == [
-                f"SEARCH member USING INDEX ix_member_{role} (is_{role}=? AND status=?)"
-            ], plan
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            for query, role in (
+                (committee, "committee"),
+                (office, "admin"),
+                (_ADMINS, "admin"),
+            ):
+                compiled = query.compile(dialect=sqlite.dialect())
+                unbound = (None,) * len(compiled.positiontup or ())  # the plan is the same for any
+                explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", unbound)
+                plan = [row[-1] for row in explained]
+                reads = [step for step in plan if step.startswith(("SCAN member", "SEARCH member"))]
+                assert reads == [
+                    f"SEARCH member USING INDEX ix_member_{role} (is_{role}=? AND status=?)"
+                ], plan
+    finally:
+        engine.dispose()

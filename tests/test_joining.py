@@ -258,3 +258,63 @@ async def test_imported_member_claims_their_record(harness: BotHarness) -> None:
     await worker.press(replies[-1], "Yes, that is me")
     member = await member_by_tg(harness.db, worker.id)
     assert member is not None and (member.name, member.group) == ("刘洋", "league")
+
+
+async def test_a_roster_row_updates_the_member_it_names(db_url: str) -> None:
+    """A row is the member with its username (in any case), else the first member not yet
+    joined with its name in its unit, members made by earlier rows of the file included; a
+    member who has joined is never taken by name."""
+    from sqlalchemy import select
+
+    from bot.services import importer
+    from storage.db import Database
+    from storage.models import Member, MemberGroup
+    from tests.helpers import seed_member
+
+    db = Database(db_url)
+    try:
+        first, second = await seed_unit(db, "一车间"), await seed_unit(db, "二车间")
+        joined = await seed_member(db, 501, first.id, "张三")
+        async with db.write() as session:
+            (await session.get(Member, joined.id)).username = "ZhangSan"  # type: ignore[union-attr]
+        await importer.import_file(
+            db,
+            None,
+            "m.csv",
+            "姓名,单位,政治面貌\n李四,一车间,群众\n".encode(),
+            NOW,  # type: ignore[arg-type]
+        )
+        # A second 李四 of the same unit, not joined either: added by hand after the first.
+        async with db.write() as session:
+            session.add(
+                Member(name="李四", unit_id=first.id, status=MemberStatus.ACTIVE, created_at=NOW)
+            )
+        roster = (
+            "姓名,单位,政治面貌,用户名\n"
+            "张三,二车间,党员,@zhangsan\n"  # the joined member, by username: moves
+            "李四,一车间,团员,\n"  # the first 李四
+            "王五,一车间,群众,\n"  # new
+            "王五,一车间,党员,@wangwu\n"  # the 王五 of the row above, now with a username
+            "张三,一车间,群众,\n"  # not the joined 张三 (by name): new
+        )
+        result = await importer.import_file(db, None, "m.csv", roster.encode(), NOW)  # type: ignore[arg-type]
+        assert result.ok, result.errors
+        assert (result.members_created, result.members_updated) == (2, 3)
+        async with db.read() as session:
+            found = await session.execute(
+                select(
+                    Member.name, Member.unit_id, Member.group, Member.username, Member.telegram_id
+                )
+                .where(Member.name.in_(["张三", "李四", "王五"]))
+                .order_by(Member.id)
+            )
+            rows = [tuple(row) for row in found]
+        assert rows == [
+            ("张三", second.id, MemberGroup.PARTY, "zhangsan", 501),
+            ("李四", first.id, MemberGroup.LEAGUE, None, None),
+            ("李四", first.id, MemberGroup.STAFF, None, None),
+            ("王五", first.id, MemberGroup.PARTY, "wangwu", None),
+            ("张三", first.id, MemberGroup.STAFF, None, None),
+        ]
+    finally:
+        await db.dispose()

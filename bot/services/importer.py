@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import ledger
 from bot.services.audit import record_admin
@@ -161,6 +162,7 @@ def parse(filename: str, data: bytes) -> tuple[list[_UnitRow], list[_MemberRow],
         result.errors.append(ImportError_(None, 0, str(exc)))
         return unit_rows, member_rows, result
     total = 0
+    seen: set[tuple[str, str]] = set()  # unit names and usernames so far, as compared
     for sheet, rows in sheets:
         if not rows:
             continue
@@ -179,11 +181,10 @@ def parse(filename: str, data: bytes) -> tuple[list[_UnitRow], list[_MemberRow],
                 return unit_rows, member_rows, result
             name = _cell(row, columns.get("name"))
             if is_units:
-                _check_unit(
-                    sheet, offset, name, _cell(row, columns.get("headcount")), unit_rows, result
-                )
+                headcount = _cell(row, columns.get("headcount"))
+                _check_unit(sheet, offset, name, headcount, unit_rows, seen, result)
             else:
-                _check_member(sheet, offset, name, row, columns, member_rows, result)
+                _check_member(sheet, offset, name, row, columns, member_rows, seen, result)
     return unit_rows, member_rows, result
 
 
@@ -193,18 +194,20 @@ def _check_unit(
     name: str,
     headcount: str,
     rows: list[_UnitRow],
+    seen: set[tuple[str, str]],
     result: ImportResult,
 ) -> None:
     if not name:
         result.errors.append(ImportError_(sheet, line, "empty_name"))
     elif len(name) > MAX_UNIT_NAME:
         result.errors.append(ImportError_(sheet, line, "name_too_long", name))
-    elif any(name_key(r.name) == name_key(name) for r in rows):
+    elif ("unit", name_key(name)) in seen:
         result.errors.append(ImportError_(sheet, line, "duplicate", name))
     elif not headcount.isdecimal() or int(headcount) > MAX_HEADCOUNT:  # int() refuses "²"
         result.errors.append(ImportError_(sheet, line, "bad_headcount", headcount))
     else:
         rows.append(_UnitRow(line, name, int(headcount)))
+        seen.add(("unit", name_key(name)))
 
 
 def _check_member(
@@ -214,6 +217,7 @@ def _check_member(
     row: list[object],
     columns: dict[str, int],
     rows: list[_MemberRow],
+    seen: set[tuple[str, str]],
     result: ImportResult,
 ) -> None:
     unit = _cell(row, columns.get("unit"))
@@ -228,10 +232,12 @@ def _check_member(
         result.errors.append(ImportError_(sheet, line, "missing_unit"))
     elif group is None:
         result.errors.append(ImportError_(sheet, line, "bad_group", group_text))
-    elif username and any(r.username and r.username.lower() == username.lower() for r in rows):
+    elif username and ("username", _fold(username)) in seen:
         result.errors.append(ImportError_(sheet, line, "duplicate", username))
     else:
         rows.append(_MemberRow(sheet, line, name, unit, group, username))
+        if username:
+            seen.add(("username", _fold(username)))
 
 
 async def import_file(
@@ -253,6 +259,82 @@ async def import_file(
     if result.members_created or result.members_updated:
         await settle_headcount(db)  # "of N" adds up the import's changes once, not each time
     return result
+
+
+def _fold(username: str) -> str:
+    """A username as matched: in any case (Telegram's usernames are ASCII letters, digits
+    and "_")."""
+    return username.lower()
+
+
+class _Known:
+    """The members a roster's rows may name, read before the rows are applied (a few
+    statements however long the roster), and kept up to date as rows change them. A row is
+    the member with its username, else the first (lowest id) member not yet joined with its
+    name in its unit, the members created by earlier rows after every other."""
+
+    def __init__(self) -> None:
+        self._by: dict[tuple[object, ...], dict[int, Member]] = {}
+        self._order: dict[int, int] = {}  # id() of a member: its id, or its place if new
+        self._created = 0
+
+    @classmethod
+    async def read(cls, session: AsyncSession, rows: list[_MemberRow]) -> _Known:
+        known = cls()
+        usernames = {_fold(row.username) for row in rows if row.username}
+        names = {row.name for row in rows}
+        found = await session.execute(
+            select(Member.id, Member.username, Member.name, Member.telegram_id)
+            .where(or_(Member.username.is_not(None), Member.telegram_id.is_(None)))
+            .order_by(Member.id)
+        )
+        ids = [
+            member_id
+            for member_id, username, name, telegram_id in found
+            if (username and _fold(username) in usernames)
+            or (telegram_id is None and name in names)
+        ]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for member in await session.scalars(select(Member).where(Member.id.in_(chunk))):
+                known.add(member)
+        return known
+
+    @staticmethod
+    def _keys(member: Member) -> list[tuple[object, ...]]:
+        keys: list[tuple[object, ...]] = []
+        if member.username:
+            keys.append(("username", _fold(member.username)))
+        if member.telegram_id is None:
+            keys.append(("unjoined", member.name, member.unit_id))
+        return keys
+
+    def _first(self, key: tuple[object, ...]) -> Member | None:
+        found = self._by.get(key)
+        return found[min(found)] if found else None
+
+    def match(self, username: str | None, name: str, unit_id: int) -> Member | None:
+        member = self._first(("username", _fold(username))) if username else None
+        return member or self._first(("unjoined", name, unit_id))
+
+    def add(self, member: Member) -> None:
+        """A member read, created or changed by a row."""
+        order = self._order.get(id(member))
+        if order is None:
+            if member.id is None:  # created by a row: after every member before the import
+                self._created += 1
+                order = 2**62 + self._created
+            else:
+                order = member.id
+            self._order[id(member)] = order
+        for key in self._keys(member):
+            self._by.setdefault(key, {})[order] = member
+
+    def forget(self, member: Member) -> None:
+        """Before a row changes the member's name, unit or username."""
+        order = self._order[id(member)]
+        for key in self._keys(member):
+            self._by.get(key, {}).pop(order, None)
 
 
 class _Rollback(Exception):
@@ -281,34 +363,25 @@ async def _apply(
                 unit.headcount = row.headcount
                 result.units_updated += 1
         await session.flush()
+        known = await _Known.read(session, member_rows)
         for mrow in member_rows:
             unit = existing.get(name_key(mrow.unit))
             if unit is None:
                 result.errors.append(ImportError_(mrow.sheet, mrow.line, "unknown_unit", mrow.unit))
                 continue
-            member = None
-            if mrow.username:
-                member = await session.scalar(
-                    select(Member).where(func.lower(Member.username) == mrow.username.lower())
-                )
-            if member is None:
-                member = await session.scalar(
-                    select(Member).where(
-                        Member.telegram_id.is_(None),
-                        Member.name == mrow.name,
-                        Member.unit_id == unit.id,
-                    )
-                )
+            member = known.match(mrow.username, mrow.name, unit.id)
             if member is None:
                 member = Member(name=mrow.name, status=MemberStatus.ACTIVE, created_at=now)
                 session.add(member)
                 result.members_created += 1
             else:
+                known.forget(member)
                 result.members_updated += 1
                 if member.unit_id != unit.id:
                     await ledger.member_moved(session, db.is_sqlite, member.id, unit.id)
             member.name, member.unit_id, member.group = mrow.name, unit.id, mrow.group
             member.username = mrow.username or member.username
+            known.add(member)
         if result.errors:
             raise _Rollback
         record_admin(

@@ -6,17 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    bindparam,
-    delete,
-    func,
-    literal_column,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import ColumnElement, bindparam, delete, func, literal_column, or_, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -235,17 +225,16 @@ async def pending_members(db: Database) -> list[Member]:
         )
 
 
-def admins_query() -> Select[Member]:
-    """The office's members who can be written to."""
-    return select(Member).where(
-        Member.is_admin.is_(True),
-        Member.status == MemberStatus.ACTIVE,
-        Member.telegram_id.is_not(None),
-    )
+# The office's members who can be written to.
+_ADMINS = select(Member).where(
+    Member.is_admin.is_(True),
+    Member.status == MemberStatus.ACTIVE,
+    Member.telegram_id.is_not(None),
+)
 
 
 async def admins_in(session: AsyncSession) -> list[Member]:
-    return list(await session.scalars(admins_query()))
+    return list(await session.scalars(_ADMINS))
 
 
 async def admins(db: Database) -> list[Member]:
