@@ -80,7 +80,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import translator
 from bot.persistence import HANDLED_WAIT
-from bot.services import campaigns, export, items, posts, reports
+from bot.services import campaigns, export, importer, items, posts, reports
 from bot.services.reports import ReportKind
 from bot.services.sample import Shape, populate
 from storage.db import Database
@@ -94,6 +94,7 @@ from storage.models import (
     Member,
     MemberSaving,
     MemberStatus,
+    Unit,
     UnitAssessor,
 )
 from storage.types import UTCDateTime
@@ -339,6 +340,7 @@ class SizeFigures:
     rates: dict[str, Rate] = field(default_factory=dict)
     walls: dict[str, Wall] = field(default_factory=dict)
     export: ExportFigures | None = None
+    importer_rss: int = 0  # peak RSS of the child process that imported a roster (bytes)
 
 
 # ---- databases ----------------------------------------------------------------------------
@@ -1243,6 +1245,68 @@ async def build_in_child(name: str, url: str) -> tuple[float, int]:
     return float(facts["seconds"]), int(facts["maxrss"])
 
 
+async def import_in_child(name: str, url: str) -> tuple[dict[str, Wall], int]:
+    """A roster of one row per worker of the data set imported from a child process (the
+    import holds its members in memory, not the bot's), then the same file again."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        SELF,
+        "--import-roster",
+        name,
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await child.communicate()
+    if child.returncode:
+        raise BenchError(f"importing a roster into {name} failed:\n{stderr.decode()[-3000:]}")
+    facts = json.loads(stdout.decode().strip().splitlines()[-1])
+    rows = int(facts["rows"])
+    walls = {
+        "import_new": Wall(
+            f"roster import: {rows:,} new members", facts["new"][0], facts["new"][1]
+        ),
+        "import_again": Wall(
+            f"the same roster again: {rows:,} updated", facts["again"][0], facts["again"][1]
+        ),
+    }
+    return walls, int(facts["maxrss"])
+
+
+async def import_roster(name: str, url: str) -> None:
+    """The child: a roster file of new members spread over the units (one row per worker of
+    the data set, at most importer.MAX_ROWS) imported twice, as an admin sends it; prints the
+    time and statements of each import and the peak RSS."""
+    db = Database(url)
+    statements = [0]
+
+    def count(*_args: object) -> None:
+        statements[0] += 1
+
+    try:
+        async with db.read() as session:
+            units = list(await session.scalars(select(Unit.name).order_by(Unit.id)))
+            admin = await session.scalar(select(Member.id).where(Member.is_admin.is_(True)))
+        rows = min(SIZES[name].workers, importer.MAX_ROWS)
+        lines = ["姓名,单位,政治面貌,用户名"]
+        lines += [f"新员工{n},{units[n % len(units)]},群众,@roster_{n}" for n in range(rows)]
+        data = "\n".join(lines).encode()
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        facts: dict[str, object] = {"rows": rows}
+        for key, field_ in (("new", "members_created"), ("again", "members_updated")):
+            statements[0] = 0
+            began = time.perf_counter()
+            result = await importer.import_file(db, admin, "roster.csv", data, NOW)  # type: ignore[arg-type]
+            seconds = time.perf_counter() - began
+            if not result.ok or getattr(result, field_) != rows:
+                raise BenchError(f"roster import ({key}): {result}")
+            facts[key] = (seconds, statements[0])
+    finally:
+        await db.dispose()
+    facts["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(facts))
+
+
 async def build(name: str, url: str) -> None:
     """The child: write the data set, then print the time and the peak RSS."""
     db = Database(url)
@@ -1290,6 +1354,9 @@ async def run_size(
     if export_too:
         say(f"[{name}] export ...")
         figures.export = await measure_export(url, workdir, args)
+    say(f"[{name}] roster import ...")  # last: it adds members
+    walls, figures.importer_rss = await import_in_child(name, url)
+    figures.walls.update(walls)
     if url.startswith("sqlite"):
         for suffix in ("", "-wal", "-shm"):
             (workdir / f"{name}.db{suffix}").unlink(missing_ok=True)
@@ -1537,7 +1604,9 @@ def render(
         f"over the items ({AGGREGATE}). The similar-idea hint is",
         "the submission's summary step looking among the newest 20,000 items for an idea like",
         "the draft: the flow's titles are found among the newest at once; one like no other is",
-        "compared with the whole window.",
+        "compared with the whole window. The roster import (importer.import_file, once, from a",
+        "child process, after everything else) reads a file of one new member per worker of",
+        "the data set, then the same file again, which updates each of them.",
         "",
     ]
     header = f"  {'report':<52} {'ms':>8} {'x pass':>7} {'SQL':>4}"
@@ -1584,10 +1653,11 @@ def render(
         "",
     ]
     builders = ", ".join(f"{s.name} {mb(s.builder_rss)}" for s in sizes)
+    importers = ", ".join(f"{s.name} {mb(s.importer_rss)}" for s in sizes if s.importer_rss)
     steps = "; ".join(f"{label}: {mb(peak)}" for label, peak in [*PHASES, ("end", peak_rss)])
     lines += [
         f"Memory: peak RSS of this process {mb(peak_rss)} (after imports {mb(start_rss)}); "
-        f"data set builders (child processes): {builders}.",
+        f"data set builders (child processes): {builders}; roster imports: {importers}.",
         *textwrap.wrap(
             f"Peak RSS so far at each step: {steps}.",
             width=96,
@@ -1674,6 +1744,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--tracemalloc", action="store_true", help="also trace the export's Python allocations"
     )
     parser.add_argument("--build", nargs=2, metavar=("SIZE", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--import-roster", nargs=2, metavar=("SIZE", "URL"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -1681,6 +1752,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.build:  # the child that writes a data set
         asyncio.run(build(*args.build))
+        return 0
+    if args.import_roster:  # the child that imports a roster
+        asyncio.run(import_roster(*args.import_roster))
         return 0
     report = asyncio.run(main(args))
     print(report, end="")
