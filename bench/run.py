@@ -63,9 +63,11 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    delete,
     event,
     func,
     insert,
+    make_url,
     select,
     text,
 )
@@ -94,6 +96,7 @@ from storage.models import (
     Member,
     MemberSaving,
     MemberStatus,
+    ProcessedUpdate,
     Unit,
     UnitAssessor,
 )
@@ -334,6 +337,7 @@ class ExportFigures:
 class SizeFigures:
     name: str
     shape: Shape
+    url: str
     populate_seconds: float
     builder_rss: int  # peak RSS of the child process that built the data set (bytes)
     counts: dict[str, int]
@@ -351,11 +355,15 @@ def postgres_url() -> str | None:
     return url if url.startswith("postgres") else None
 
 
-async def fresh_database(name: str, workdir: Path) -> str:
-    """An empty, migrated database for one size: a new SQLite file, or the PostgreSQL
-    database's public schema dropped and recreated."""
+async def fresh_database(name: str, workdir: Path, *, last: bool) -> str:
+    """An empty, migrated database for one size: a new SQLite file, or on PostgreSQL the
+    given database's public schema dropped and recreated for the last size and a database
+    beside it (`<name>_bench_<size>`, made anew) for each other one: the sizes are kept until
+    the growth from one to the other is measured."""
     url = postgres_url()
     if url:
+        if not last:
+            url = await sibling_database(url, name, create=True)
         db = Database(url)
         try:
             async with db.engine.begin() as conn:
@@ -367,6 +375,23 @@ async def fresh_database(name: str, workdir: Path) -> str:
         url = f"sqlite+aiosqlite:///{workdir / (name + '.db')}"
     await asyncio.to_thread(upgrade, url)
     return url
+
+
+async def sibling_database(url: str, name: str, *, create: bool) -> str:
+    """The URL of the database `<database>_bench_<name>` on the same PostgreSQL server,
+    dropped, then (with `create`) made anew."""
+    given = make_url(url)
+    sibling = f"{given.database}_bench_{name}"
+    db = Database(url)
+    try:
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{sibling}" WITH (FORCE)'))
+            if create:
+                await conn.execute(text(f'CREATE DATABASE "{sibling}"'))
+    finally:
+        await db.dispose()
+    return given.set(database=sibling).render_as_string(hide_password=False)
 
 
 @contextlib.contextmanager
@@ -862,6 +887,75 @@ async def _bot_scenarios(
     return rates
 
 
+GROWTH_BLOCK = 10  # updates on one set before the other's turn
+
+
+@dataclass
+class Growth:
+    """A command's latencies on the small and the large set, measured in turns."""
+
+    label: str
+    small: list[float]
+    large: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.fmean(self.large) / statistics.fmean(self.small)
+
+
+async def measure_growth(
+    small_url: str, large_url: str, args: argparse.Namespace
+) -> dict[str, Growth]:
+    """/my and /rank, for the reader and for a worker with nothing yet, on the small and the
+    large set in turns of `GROWTH_BLOCK` updates (which set goes first alternates), so that
+    both share the machine's moments: measured minutes apart, the two halves of a run differ
+    by as much as the 1.5 target allows."""
+    urls = {"small": small_url, "large": large_url}
+    apps: dict[str, BotApplication] = {}
+    users: dict[tuple[str, str], tuple[TimedHarness, FakeUser]] = {}
+    try:
+        for name, url in urls.items():
+            db = Database(url)
+            try:  # the update ids of the earlier scenarios, so that a new harness's are new
+                async with db.write() as session:
+                    await session.execute(delete(ProcessedUpdate))
+            finally:
+                await db.dispose()
+            telegram = FakeTelegram()
+            app = apps[name] = await start_bot(
+                bench_settings(url), telegram, settle=not args.no_settle
+            )
+            harness = TimedHarness(app, telegram, outbox=True, engine=None)
+            people = await cast(app.bot_data.db, 0)
+            for who, telegram_id in (("reader", people.reader), ("newcomer", people.newcomer)):
+                users[(name, who)] = harness, harness.user(user_id=telegram_id, first_name=who)
+        growth: dict[str, Growth] = {}
+        for key, who, command, label in (
+            ("my", "reader", "my", "/my"),
+            ("rank", "reader", "rank", "/rank"),
+            ("my_new", "newcomer", "my", "/my, a worker with nothing yet"),
+            ("rank_new", "newcomer", "rank", "/rank, a worker with nothing yet"),
+        ):
+            samples: dict[str, list[float]] = {name: [] for name in urls}
+            for name in urls:
+                for _ in range(warmup(args.updates)):
+                    await users[(name, who)][1].command(command)
+            gc.collect()
+            for turn in range(max(1, args.updates // GROWTH_BLOCK)):
+                for name in (("small", "large"), ("large", "small"))[turn % 2]:
+                    harness, user = users[(name, who)]
+                    with harness.recording(collect=False) as got:
+                        for _ in range(GROWTH_BLOCK):
+                            await user.command(command)
+                    samples[name] += got
+                    harness.check(f"growth: {label} [{name}]")
+            growth[key] = Growth(label, samples["small"], samples["large"])
+        return growth
+    finally:
+        for app in apps.values():
+            await stop_bot(app)
+
+
 # ---- reports ------------------------------------------------------------------------------
 
 AGGREGATE = "SELECT count(*), sum(certified_amount) FROM item"
@@ -1321,10 +1415,10 @@ async def build(name: str, url: str) -> None:
 
 
 async def run_size(
-    name: str, shape: Shape, workdir: Path, args: argparse.Namespace, *, export_too: bool
+    name: str, shape: Shape, workdir: Path, args: argparse.Namespace, *, last: bool
 ) -> SizeFigures:
     say(f"[{name}] building the data set ...")
-    url = await fresh_database(name, workdir)
+    url = await fresh_database(name, workdir, last=last)
     seconds, builder_rss = await build_in_child(name, url)
     db = Database(url)
     try:
@@ -1336,7 +1430,7 @@ async def run_size(
         counts = await table_counts(db)
     finally:
         await db.dispose()
-    figures = SizeFigures(name, shape, seconds, builder_rss, counts)
+    figures = SizeFigures(name, shape, url, seconds, builder_rss, counts)
     telegram = FakeTelegram()
     say(f"[{name}] baselines ...")
     figures.rates.update(await baselines(url, telegram, args.updates, args.budget))
@@ -1351,15 +1445,9 @@ async def run_size(
         progress.p50,
         round(progress.statements / len(progress.samples)),
     )
-    if export_too:
+    if last and not args.no_export:
         say(f"[{name}] export ...")
         figures.export = await measure_export(url, workdir, args)
-    say(f"[{name}] roster import ...")  # last: it adds members
-    walls, figures.importer_rss = await import_in_child(name, url)
-    figures.walls.update(walls)
-    if url.startswith("sqlite"):
-        for suffix in ("", "-wal", "-shm"):
-            (workdir / f"{name}.db{suffix}").unlink(missing_ok=True)
     return figures
 
 
@@ -1454,7 +1542,9 @@ def against_b(found: list[Target], size: SizeFigures, key: str, *, p99: bool) ->
         )
 
 
-def targets(sizes: Sequence[SizeFigures], peak_rss: int) -> list[Target]:
+def targets(
+    sizes: Sequence[SizeFigures], growth: Mapping[str, Growth], peak_rss: int
+) -> list[Target]:
     found: list[Target] = []
     by_name = {s.name: s for s in sizes}
     for s in sizes:
@@ -1465,20 +1555,14 @@ def targets(sizes: Sequence[SizeFigures], peak_rss: int) -> list[Target]:
         if large is None:
             break
         against_b(found, large, key, p99=False)
-        if "small" in by_name:
-            r, small = large.rates[key], by_name["small"].rates[key]
-            # B beside is shown for the machine's speed in each half; it is not divided out,
-            # since a scenario's leftover work slows the B right after it too.
-            beside = (
-                f", B {ms(1 / r.beside_per_second)} vs {ms(1 / small.beside_per_second)}"
-                if r.beside and small.beside
-                else ""
-            )
+        g = growth.get(key)
+        if g is not None:
+            large_ms, small_ms = ms(statistics.fmean(g.large)), ms(statistics.fmean(g.small))
             found.append(
                 Target(
-                    f"{r.label}: large vs small (mean latency)",
-                    f"{ms(1 / r.per_second)} vs {ms(1 / small.per_second)} ms{beside}",
-                    small.per_second / r.per_second,
+                    f"{g.label}: large vs small (mean latency, in turns)",
+                    f"{large_ms} vs {small_ms} ms",
+                    g.ratio,
                     1.5,
                 )
             )
@@ -1542,6 +1626,7 @@ def targets(sizes: Sequence[SizeFigures], peak_rss: int) -> list[Target]:
 
 def render(
     sizes: Sequence[SizeFigures],
+    growth: Mapping[str, Growth],
     machine: list[tuple[str, str]],
     args: argparse.Namespace,
     seconds: float,
@@ -1574,9 +1659,7 @@ def render(
         "and shown as 'outbox ms/upd'. upd/s = updates / their summed latency (the bot handles",
         "updates one at a time). SQL/upd: statements sent per update. 'B beside': baseline B",
         "run alongside the scenario, one B update after each of its updates (upd/s, p99 ms);",
-        "the targets compare each scenario with its B beside, which shared its moments",
-        "(growth from the small set to the large one compares the scenario's own latencies,",
-        "with B beside's shown for the machine's speed in each half).",
+        "the targets compare each scenario with its B beside, which shared its moments.",
         "'a worker with nothing yet': one who ranks last (the most members ahead to count).",
         "'its reply alone': the bot's answer to the command (its text and keyboard as sent),",
         "sent by a bare PTB handler with no database: what that one Bot API call costs.",
@@ -1597,6 +1680,20 @@ def render(
             lines.append(
                 f"  {r.label:<40} {n:>7} {r.per_second:>6.0f} {ms(r.p50):>7} {ms(r.p99):>7} "
                 f"{r.statements / n:>7.1f} {outbox:>13} {beside:>12}"
+            )
+        lines.append("")
+    if growth:
+        lines += [
+            f"Growth: /my and /rank on both sets in turns of {GROWTH_BLOCK} updates, after the",
+            "scenarios above (both bots running, which set goes first alternating), so that the",
+            "two share the machine's moments: mean latency of process_update.",
+            f"  {'scenario':<40} {'updates':>7} {'small ms':>9} {'large ms':>9} "
+            f"{'large/small':>11}",
+        ]
+        for g in growth.values():
+            lines.append(
+                f"  {g.label:<40} {len(g.large):>7} {ms(statistics.fmean(g.small)):>9} "
+                f"{ms(statistics.fmean(g.large)):>9} {g.ratio:>11.2f}"
             )
         lines.append("")
     lines += [
@@ -1667,7 +1764,7 @@ def render(
         "",
         "Targets (ratios within this run):",
     ]
-    found = targets(sizes, peak_rss)
+    found = targets(sizes, growth, peak_rss)
     width = max(len(t.what) for t in found)
     measured = max(20, *(len(t.measured) for t in found))
     for t in found:
@@ -1702,14 +1799,26 @@ async def main(args: argparse.Namespace) -> str:
     if unknown or not names:
         raise SystemExit(f"unknown sizes {unknown}: choose from {', '.join(SIZES)}")
     workdir = Path(tempfile.mkdtemp(prefix="savings-bench-"))
-    sizes = []
+    sizes: list[SizeFigures] = []
+    growth: dict[str, Growth] = {}
     try:
         for name in names:
-            export_too = not args.no_export and name == names[-1]
-            sizes.append(await run_size(name, SIZES[name], workdir, args, export_too=export_too))
+            sizes.append(await run_size(name, SIZES[name], workdir, args, last=name == names[-1]))
+        by_name = {s.name: s for s in sizes}
+        if "small" in by_name and "large" in by_name:
+            say("growth: /my and /rank on the small and the large set in turn ...")
+            growth = await measure_growth(by_name["small"].url, by_name["large"].url, args)
+        for s in sizes:  # last: it adds members
+            say(f"[{s.name}] roster import ...")
+            walls, s.importer_rss = await import_in_child(s.name, s.url)
+            s.walls.update(walls)
     finally:
+        url = postgres_url()
+        if url:
+            for name in names[:-1]:
+                await sibling_database(url, name, create=False)
         shutil.rmtree(workdir, ignore_errors=True)
-    return render(sizes, machine, args, time.perf_counter() - began, start_rss)
+    return render(sizes, growth, machine, args, time.perf_counter() - began, start_rss)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
