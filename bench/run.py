@@ -311,7 +311,7 @@ def _p99(samples: list[float]) -> float:
 
 @dataclass
 class Wall:
-    """Wall time of a repeated call (median) and its SQL statements per call."""
+    """Wall time of a call (the median of its runs, if repeated) and its SQL statements."""
 
     label: str
     seconds: float
@@ -379,7 +379,8 @@ async def fresh_database(name: str, workdir: Path, *, last: bool) -> str:
 
 async def sibling_database(url: str, name: str, *, create: bool) -> str:
     """The URL of the database `<database>_bench_<name>` on the same PostgreSQL server,
-    dropped, then (with `create`) made anew."""
+    dropped, then (with `create`) made anew with the given one's encoding and collation (the
+    user needs CREATEDB; PostgreSQL 13 or later)."""
     given = make_url(url)
     sibling = f"{given.database}_bench_{name}"
     db = Database(url)
@@ -388,7 +389,20 @@ async def sibling_database(url: str, name: str, *, create: bool) -> str:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{sibling}" WITH (FORCE)'))
             if create:
-                await conn.execute(text(f'CREATE DATABASE "{sibling}"'))
+                encoding, collate, ctype = (
+                    await conn.execute(
+                        text(
+                            "SELECT pg_encoding_to_char(encoding), datcollate, datctype"
+                            " FROM pg_database WHERE datname = current_database()"
+                        )
+                    )
+                ).one()
+                await conn.execute(
+                    text(
+                        f"CREATE DATABASE \"{sibling}\" TEMPLATE template0 ENCODING '{encoding}'"
+                        f" LC_COLLATE '{collate}' LC_CTYPE '{ctype}'"
+                    )
+                )
     finally:
         await db.dispose()
     return given.set(database=sibling).render_as_string(hide_password=False)
@@ -941,7 +955,7 @@ async def measure_growth(
                 for _ in range(warmup(args.updates)):
                     await users[(name, who)][1].command(command)
             gc.collect()
-            for turn in range(max(1, args.updates // GROWTH_BLOCK)):
+            for turn in range(max(2, args.updates // GROWTH_BLOCK)):
                 for name in (("small", "large"), ("large", "small"))[turn % 2]:
                     harness, user = users[(name, who)]
                     with harness.recording(collect=False) as got:
@@ -1043,6 +1057,16 @@ async def report_walls(url: str, repeat: int) -> dict[str, Wall]:
 
 
 # ---- export -------------------------------------------------------------------------------
+
+
+def own_peak_rss() -> int:
+    """This process's own peak RSS (bytes). Not getrusage's ru_maxrss, which in a child
+    started by this process counts the parent's peak at the start too."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise BenchError("no VmHWM in /proc/self/status")
 
 
 def rss_now() -> int:
@@ -1397,7 +1421,7 @@ async def import_roster(name: str, url: str) -> None:
             facts[key] = (seconds, statements[0])
     finally:
         await db.dispose()
-    facts["maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    facts["maxrss"] = own_peak_rss()
     print(json.dumps(facts))
 
 
@@ -1410,8 +1434,7 @@ async def build(name: str, url: str) -> None:
         seconds = time.perf_counter() - began
     finally:
         await db.dispose()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "maxrss": maxrss}))
+    print(json.dumps({"seconds": seconds, "maxrss": own_peak_rss()}))
 
 
 async def run_size(
@@ -1701,9 +1724,9 @@ def render(
         f"over the items ({AGGREGATE}). The similar-idea hint is",
         "the submission's summary step looking among the newest 20,000 items for an idea like",
         "the draft: the flow's titles are found among the newest at once; one like no other is",
-        "compared with the whole window. The roster import (importer.import_file, once, from a",
-        "child process, after everything else) reads a file of one new member per worker of",
-        "the data set, then the same file again, which updates each of them.",
+        "compared with the whole window. The roster import (importer.import_file, from a child",
+        "process, after everything else; one run each) reads a file of one new member per",
+        "worker of the data set, then the same file again, which updates each of them.",
         "",
     ]
     header = f"  {'report':<52} {'ms':>8} {'x pass':>7} {'SQL':>4}"
@@ -1796,8 +1819,8 @@ async def main(args: argparse.Namespace) -> str:
     machine = await machine_facts()
     names = [n.strip() for n in args.sizes.split(",") if n.strip()]
     unknown = [n for n in names if n not in SIZES]
-    if unknown or not names:
-        raise SystemExit(f"unknown sizes {unknown}: choose from {', '.join(SIZES)}")
+    if unknown or not names or len(set(names)) < len(names):
+        raise SystemExit(f"sizes {names}: each at most once, from {', '.join(SIZES)}")
     workdir = Path(tempfile.mkdtemp(prefix="savings-bench-"))
     sizes: list[SizeFigures] = []
     growth: dict[str, Growth] = {}
@@ -1813,11 +1836,13 @@ async def main(args: argparse.Namespace) -> str:
             walls, s.importer_rss = await import_in_child(s.name, s.url)
             s.walls.update(walls)
     finally:
-        url = postgres_url()
-        if url:
-            for name in names[:-1]:
-                await sibling_database(url, name, create=False)
         shutil.rmtree(workdir, ignore_errors=True)
+        url = postgres_url()
+        for name in names[:-1] if url else []:
+            try:
+                await sibling_database(url, name, create=False)
+            except Exception as exc:  # the run's own error, if any, is the one to see
+                say(f"could not drop the database of the {name} set: {exc}")
     return render(sizes, growth, machine, args, time.perf_counter() - began, start_rss)
 
 

@@ -261,9 +261,10 @@ async def test_imported_member_claims_their_record(harness: BotHarness) -> None:
 
 
 async def test_a_roster_row_updates_the_member_it_names(db_url: str) -> None:
-    """A row is the member with its username (in any case), else the first member not yet
-    joined with its name in its unit, members made by earlier rows of the file included; a
-    member who has joined is never taken by name."""
+    """A row is the member with its username (in any case, letters beyond ASCII too), else
+    the first member not yet joined with its name in its unit, whatever their status, members
+    made or changed by earlier rows of the file as they are then; a member who has joined is
+    never taken by name."""
     from sqlalchemy import select
 
     from bot.services import importer
@@ -284,11 +285,24 @@ async def test_a_roster_row_updates_the_member_it_names(db_url: str) -> None:
             "姓名,单位,政治面貌\n李四,一车间,群众\n".encode(),
             NOW,  # type: ignore[arg-type]
         )
-        # A second 李四 of the same unit, not joined either: added by hand after the first.
+        # Added by hand, none joined: a second 李四 of the same unit, after the first; a
+        # member no longer active; a username that has a case beyond ASCII; one to be changed.
         async with db.write() as session:
-            session.add(
-                Member(name="李四", unit_id=first.id, status=MemberStatus.ACTIVE, created_at=NOW)
-            )
+            for name, username, status in (
+                ("李四", None, MemberStatus.ACTIVE),
+                ("赵六", None, MemberStatus.INACTIVE),
+                ("钱七", "Élan", MemberStatus.ACTIVE),
+                ("孙八", "old8", MemberStatus.ACTIVE),
+            ):
+                session.add(
+                    Member(
+                        name=name,
+                        username=username,
+                        unit_id=first.id,
+                        status=status,
+                        created_at=NOW,
+                    )
+                )
         roster = (
             "姓名,单位,政治面貌,用户名\n"
             "张三,二车间,党员,@zhangsan\n"  # the joined member, by username: moves
@@ -296,25 +310,39 @@ async def test_a_roster_row_updates_the_member_it_names(db_url: str) -> None:
             "王五,一车间,群众,\n"  # new
             "王五,一车间,党员,@wangwu\n"  # the 王五 of the row above, now with a username
             "张三,一车间,群众,\n"  # not the joined 张三 (by name): new
+            "赵六,一车间,团员,\n"  # by name, whatever the status
+            "钱七,二车间,群众,@élan\n"  # by username in any case: moves
+            "孙八,一车间,党员,@new8\n"  # by name (nobody has new8): takes the new username
+            "周九,一车间,群众,@old8\n"  # old8 is nobody's any more: new
         )
         result = await importer.import_file(db, None, "m.csv", roster.encode(), NOW)  # type: ignore[arg-type]
         assert result.ok, result.errors
-        assert (result.members_created, result.members_updated) == (2, 3)
+        assert (result.members_created, result.members_updated) == (3, 6)
         async with db.read() as session:
             found = await session.execute(
                 select(
-                    Member.name, Member.unit_id, Member.group, Member.username, Member.telegram_id
+                    Member.name,
+                    Member.unit_id,
+                    Member.group,
+                    Member.username,
+                    Member.telegram_id,
+                    Member.status,
                 )
-                .where(Member.name.in_(["张三", "李四", "王五"]))
+                .where(Member.name.in_(["张三", "李四", "王五", "赵六", "钱七", "孙八", "周九"]))
                 .order_by(Member.id)
             )
             rows = [tuple(row) for row in found]
+        active, inactive = MemberStatus.ACTIVE, MemberStatus.INACTIVE
         assert rows == [
-            ("张三", second.id, MemberGroup.PARTY, "zhangsan", 501),
-            ("李四", first.id, MemberGroup.LEAGUE, None, None),
-            ("李四", first.id, MemberGroup.STAFF, None, None),
-            ("王五", first.id, MemberGroup.PARTY, "wangwu", None),
-            ("张三", first.id, MemberGroup.STAFF, None, None),
+            ("张三", second.id, MemberGroup.PARTY, "zhangsan", 501, active),
+            ("李四", first.id, MemberGroup.LEAGUE, None, None, active),
+            ("李四", first.id, MemberGroup.STAFF, None, None, active),
+            ("赵六", first.id, MemberGroup.LEAGUE, None, None, inactive),
+            ("钱七", second.id, MemberGroup.STAFF, "élan", None, active),
+            ("孙八", first.id, MemberGroup.PARTY, "new8", None, active),
+            ("王五", first.id, MemberGroup.PARTY, "wangwu", None, active),
+            ("张三", first.id, MemberGroup.STAFF, None, None, active),
+            ("周九", first.id, MemberGroup.STAFF, "old8", None, active),
         ]
     finally:
         await db.dispose()
