@@ -1344,13 +1344,13 @@ async def measure_export(url: str, workdir: Path, args: argparse.Namespace) -> E
 # ---- one size -----------------------------------------------------------------------------
 
 
-async def build_in_child(name: str, url: str) -> tuple[float, int]:
-    """Populate the database from a child process (its memory is not the bot's): the time
-    it took and the child's peak RSS."""
+async def in_child(flag: str, name: str, url: str, what: str) -> dict[str, Any]:
+    """Run this script as a child process (`flag` SIZE URL) and read the facts it prints
+    last, as JSON."""
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         SELF,
-        "--build",
+        flag,
         name,
         url,
         stdout=asyncio.subprocess.PIPE,
@@ -1358,27 +1358,22 @@ async def build_in_child(name: str, url: str) -> tuple[float, int]:
     )
     stdout, stderr = await child.communicate()
     if child.returncode:
-        raise BenchError(f"building {name} failed:\n{stderr.decode()[-3000:]}")
-    facts = json.loads(stdout.decode().strip().splitlines()[-1])
+        raise BenchError(f"{what} failed:\n{stderr.decode()[-3000:]}")
+    facts: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    return facts
+
+
+async def build_in_child(name: str, url: str) -> tuple[float, int]:
+    """Populate the database from a child process (its memory is not the bot's): the time
+    it took and the child's peak RSS."""
+    facts = await in_child("--build", name, url, f"building {name}")
     return float(facts["seconds"]), int(facts["maxrss"])
 
 
 async def import_in_child(name: str, url: str) -> tuple[dict[str, Wall], int]:
     """A roster of one row per worker of the data set imported from a child process (the
     import holds its members in memory, not the bot's), then the same file again."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        SELF,
-        "--import-roster",
-        name,
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await child.communicate()
-    if child.returncode:
-        raise BenchError(f"importing a roster into {name} failed:\n{stderr.decode()[-3000:]}")
-    facts = json.loads(stdout.decode().strip().splitlines()[-1])
+    facts = await in_child("--import-roster", name, url, f"importing a roster into {name}")
     rows = int(facts["rows"])
     walls = {
         "import_new": Wall(
