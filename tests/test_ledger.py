@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Double, delete, func, literal, select, update
@@ -26,6 +28,7 @@ from storage.models import (
 from tests.helpers import NOW, seed_member, seed_unit
 
 TZ = ZoneInfo("Asia/Shanghai")
+_T = TypeVar("_T")
 _UNIT_ROWS = select(
     UnitSaving.campaign_id,
     UnitSaving.period,
@@ -803,14 +806,9 @@ async def test_decisions_at_once_on_ideas_with_the_same_authors_keep_the_bands(
                 review.decide(first, x, chair.id, "approve", when, TZ),
                 review.decide(second, y, chair.id, "approve", when, TZ),
             )
-        kept, counted = await _bands(first)
-        assert kept == counted
-        rows = await _rows(first)
+        rows = await _kept_by_a_rebuild(first, campaign.id, _rows)
         claimed = sum(100 * (100 + 37 * n) + n for n in range(20))  # fen
         assert rows[("all", a.id)] == rows[("all", b.id)] == round(claimed / 2, 6)
-        await ledger.rebuild(first, campaign.id, TZ)
-        assert await _rows(first) == rows
-        assert await _bands(first) == (kept, counted)
     finally:
         await first.dispose()
         await second.dispose()
@@ -844,14 +842,9 @@ async def test_a_roster_import_moving_authors_while_their_ideas_are_approved_kee
             assert imported.ok and imported.members_updated == 2, imported
             assert await _units_in_ledger(first) == [], week
             assert (await _member(first, a.id)).unit_id == to.id
-        kept, counted = await _bands(first)
-        assert kept == counted
-        rows = await _rows_with_units(first)
+        units_rows = await _kept_by_a_rebuild(first, campaign.id, _rows_with_units)
         claimed = sum(100 * (100 + 7 * n) for n in range(8))  # fen
-        assert rows[("all", a.id)][0] == rows[("all", b.id)][0] == round(claimed / 2, 6)
-        await ledger.rebuild(first, campaign.id, TZ)
-        assert await _rows_with_units(first) == rows
-        assert await _bands(first) == (kept, counted)
+        assert units_rows[("all", a.id)][0] == units_rows[("all", b.id)][0] == round(claimed / 2, 6)
     finally:
         await first.dispose()
         await second.dispose()
@@ -865,3 +858,17 @@ async def _rows_with_units(db: Database) -> dict[tuple[str, int], tuple[float, i
             )
         )
         return {(period, member): (round(fen, 6), unit) for period, member, fen, unit in found}
+
+
+async def _kept_by_a_rebuild(
+    db: Database, campaign_id: int, read: Callable[[Database], Awaitable[_T]]
+) -> _T:
+    """The bands count the ledger's rows as they are, and a rebuild leaves both the rows as
+    `read` shows them and the bands unchanged: the rows."""
+    kept, counted = await _bands(db)
+    assert kept == counted
+    rows = await read(db)
+    await ledger.rebuild(db, campaign_id, TZ)
+    assert await read(db) == rows
+    assert await _bands(db) == (kept, counted)
+    return rows
